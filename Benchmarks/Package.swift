@@ -1,0 +1,28 @@
+// swift-tools-version: 6.1
+// The benchmarks are their own package (as in SwiftNIO and swift-log), so users of TweetHarvester never
+// resolve or build them. Run them in release mode:
+//
+//     swift run -c release --package-path Benchmarks harvest-bench [FILTER...]
+import PackageDescription
+
+let package = Package(
+    name: "TweetHarvesterBenchmarks",
+    platforms: [.macOS(.v14)],
+    dependencies: [
+        .package(name: "TweetHarvester", path: "..")
+    ],
+    targets: [
+        .executableTarget(
+            name: "harvest-bench",
+            dependencies: [
+                .product(name: "HarvestClock", package: "TweetHarvester"),
+                .product(name: "OAuthSigning", package: "TweetHarvester"),
+                .product(name: "TwitterSearch", package: "TweetHarvester"),
+                .product(name: "TableStorage", package: "TweetHarvester"),
+                .product(name: "TableStorageSQLite", package: "TweetHarvester"),
+                .product(name: "CronScheduler", package: "TweetHarvester"),
+            ],
+            path: "Sources/HarvestBenchmarks"
+        )
+    ]
+)

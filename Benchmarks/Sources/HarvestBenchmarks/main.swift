@@ -1,0 +1,13 @@
+import Foundation
+
+// Each module's benchmarks live in a file of their own and register one group here.
+// `harvest-bench` runs every group; `harvest-bench oauth cron` runs the groups whose names are given.
+let groups: [BenchmarkGroup] = [
+]
+
+let wanted = Set(CommandLine.arguments.dropFirst())
+print("# date \(ISO8601DateFormatter().string(from: Date()))")
+print("# machine nproc=\(ProcessInfo.processInfo.activeProcessorCount)")
+for group in groups where wanted.isEmpty || wanted.contains(group.name) {
+    try await group.run()
+}

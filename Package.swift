@@ -1,0 +1,109 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// Settings every target of this package gets (the "standard cross-repo settings" of async-http-client).
+// Warnings are turned into errors on the command line in CI (`-Xswiftc -warnings-as-errors`), never here:
+// dependents reject `unsafeFlags`.
+let standardSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "TweetHarvester",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "HarvestClock", targets: ["HarvestClock"]),
+        .library(name: "OAuthSigning", targets: ["OAuthSigning"]),
+        .library(name: "TwitterSearch", targets: ["TwitterSearch"]),
+        .library(name: "TableStorage", targets: ["TableStorage"]),
+        .library(name: "TableStorageSQLite", targets: ["TableStorageSQLite"]),
+        .library(name: "CronScheduler", targets: ["CronScheduler"]),
+        .library(name: "TweetHarvester", targets: ["TweetHarvester"]),
+        .library(name: "HarvestTesting", targets: ["HarvestTesting"]),
+        .executable(name: "harvest", targets: ["harvest"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    ],
+    targets: [
+        // MARK: Library modules
+        .target(name: "HarvestClock"),
+        .target(
+            name: "OAuthSigning",
+            dependencies: [
+                "HarvestClock",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        .target(
+            name: "TwitterSearch",
+            dependencies: [
+                "HarvestClock",
+                "OAuthSigning",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ]
+        ),
+        .target(
+            name: "TableStorage",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log")
+            ]
+        ),
+        .target(
+            name: "TableStorageSQLite",
+            dependencies: [
+                "TableStorage",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
+        .target(
+            name: "CronScheduler",
+            dependencies: [
+                "HarvestClock",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
+            name: "TweetHarvester",
+            dependencies: [
+                "HarvestClock", "OAuthSigning", "TwitterSearch", "TableStorage", "CronScheduler",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
+            name: "HarvestTesting",
+            dependencies: [
+                "HarvestClock", "TwitterSearch", "TableStorage", "CronScheduler",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        // MARK: Examples
+        .executableTarget(
+            name: "harvest",
+            dependencies: [
+                "OAuthSigning", "TwitterSearch", "TableStorage", "TableStorageSQLite", "CronScheduler", "TweetHarvester",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Examples/harvest"
+        ),
+
+        // MARK: Tests
+        .testTarget(name: "HarvestClockTests", dependencies: ["HarvestClock"]),
+    ]
+)
+
+for target in package.targets {
+    target.swiftSettings = (target.swiftSettings ?? []) + standardSettings
+}
