@@ -100,7 +100,19 @@ let package = Package(
         ),
 
         // MARK: Tests
+        // Each module's tests live in their own target. A target that is not listed here yet is added
+        // in the section of the module it tests.
         .testTarget(name: "HarvestClockTests", dependencies: ["HarvestClock"]),
+
+        // MARK: OAuthSigning tests
+
+        // MARK: TwitterSearch tests
+
+        // MARK: TableStorage tests
+
+        // MARK: CronScheduler tests
+
+        // MARK: TweetHarvester tests
     ]
 )
 
