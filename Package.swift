@@ -111,6 +111,13 @@ let package = Package(
         // MARK: TableStorage tests
 
         // MARK: CronScheduler tests
+        .testTarget(
+            name: "CronSchedulerTests",
+            dependencies: [
+                "CronScheduler", "HarvestTesting", "HarvestClock",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
 
         // MARK: TweetHarvester tests
     ]
