@@ -120,6 +120,14 @@ let package = Package(
         ),
 
         // MARK: TweetHarvester tests
+        .testTarget(
+            name: "TweetHarvesterTests",
+            dependencies: [
+                "TweetHarvester", "HarvestTesting", "HarvestClock", "TwitterSearch", "TableStorage", "CronScheduler",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ]
+        ),
     ]
 )
 
