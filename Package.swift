@@ -109,6 +109,13 @@ let package = Package(
         // MARK: TwitterSearch tests
 
         // MARK: TableStorage tests
+        .testTarget(
+            name: "TableStorageTests",
+            dependencies: [
+                "TableStorage", "HarvestTesting",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
 
         // MARK: CronScheduler tests
         .testTarget(
