@@ -39,6 +39,7 @@ let package = Package(
             dependencies: [
                 "HarvestClock",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
             ]
         ),
         .target(
@@ -105,6 +106,14 @@ let package = Package(
         .testTarget(name: "HarvestClockTests", dependencies: ["HarvestClock"]),
 
         // MARK: OAuthSigning tests
+        .testTarget(
+            name: "OAuthSigningTests",
+            dependencies: [
+                "OAuthSigning", "HarvestClock", "HarvestTesting",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
+            resources: [.copy("Resources")]
+        ),
 
         // MARK: TwitterSearch tests
 
