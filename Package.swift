@@ -121,10 +121,13 @@ let package = Package(
         .testTarget(
             name: "TableStorageTests",
             dependencies: [
-                "TableStorage", "HarvestTesting",
+                "TableStorage", "HarvestTesting", "StorageCrashWorker",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "InMemoryLogging", package: "swift-log"),
             ]
         ),
+        // A child process the crash tests kill -9 while it writes (built with the tests).
+        .executableTarget(name: "StorageCrashWorker", dependencies: ["TableStorage"], path: "Tests/StorageCrashWorker"),
 
         // MARK: CronScheduler tests
         .testTarget(
