@@ -118,12 +118,13 @@ extension FileTableStore.State {
         if let damage {
             metadata["th.damage.offset"] = "\(damage.offset)"
             metadata["th.damage.reason"] = "\(damage.reason)"
-            if try hasValidCommit(after: damage.offset, size: size) {
+            let committedDataFollows = try hasValidCommit(after: damage.offset, size: size)
+            let torn = try looksTorn(at: damage.offset, size: size)
+            if committedDataFollows || !torn {
                 guard recovery == .salvage else {
                     throw StorageError(
                         .malformedStore, file: path, offset: damage.offset,
-                        message: "\(damage.reason); committed data follows (open with recovery .salvage to keep the "
-                            + "data before it)")
+                        message: "\(damage.reason) (open with recovery .salvage to keep the data before it)")
                 }
                 let aside = path + ".salvaged-\(committedEnd)"
                 try copyTail(from: committedEnd, size: size, to: aside)
@@ -268,6 +269,17 @@ extension FileTableStore.State {
         }
     }
 
+    /// Whether the damaged line starts as a torn write would: with the start of a line header, or zeros.
+    /// Anything else is foreign data, never cut off silently.
+    private func looksTorn(at offset: Int64, size: Int64) throws(StorageError) -> Bool {
+        let marker = Array(#"{"crc":""#.utf8)
+        let length = Int(min(Int64(marker.count), size - offset))
+        var window = Window(capacity: marker.count)
+        let at = try window.load(offset, length, descriptor: descriptor, file: path)
+        let head = window.bytes[at..<at + length]
+        return head.elementsEqual(marker.prefix(length)) || head.allSatisfy { $0 == 0 }
+    }
+
     /// Whether a valid commit line lies after `offset` (so damage there is not a torn tail).
     private func hasValidCommit(after offset: Int64, size: Int64) throws(StorageError) -> Bool {
         let marker = Array(#"{"crc":""#.utf8)
@@ -280,10 +292,9 @@ extension FileTableStore.State {
             let at = try window.load(scan, length, descriptor: descriptor, file: path)
             window.bytes.withUnsafeBytes { bytes in
                 var index = at
-                while index + marker.count <= at + min(length, window.count) {
-                    if bytes[index] == marker[0], index > 0 || scan > 0,
-                        (index > 0 ? bytes[index - 1] : 0x0A) == 0x0A || index == at,
-                        memcmp(bytes.baseAddress! + index, marker, marker.count) == 0
+                while index + marker.count <= at + length {
+                    if bytes[index] == marker[0],
+                        UnsafeRawBufferPointer(rebasing: bytes[index..<index + marker.count]).elementsEqual(marker)
                     {
                         candidates.append(scan + Int64(index - at))
                     }
