@@ -196,4 +196,22 @@ struct DemoTransportTests {
             }
         }
     }
+
+    @Test("the app-only token exchange answers with a bearer token, and v1.1 honours tweet_mode=extended")
+    func tokenAndExtendedMode() async throws {
+        let demo = DemoTransport(clock: ManualClock(now: Self.start))
+        let tokenURL = try #require(URL(string: "https://api.twitter.com/oauth2/token"))
+        let token = try await demo.send(
+            TransportRequest(method: .post, url: tokenURL, body: Data("grant_type=client_credentials".utf8)))
+        let json = try #require(try JSONSerialization.jsonObject(with: token.body) as? [String: Any])
+        #expect(token.status.code == 200)
+        #expect(json["token_type"] as? String == "bearer")
+        #expect((json["access_token"] as? String)?.isEmpty == false)
+        let (_, _, extended) = try await Self.get(
+            demo, "/1.1/search/tweets.json", [("q", "#mobileservices"), ("tweet_mode", "extended")])
+        let status = try #require((extended["statuses"] as? [[String: Any]])?.first)
+        #expect(status["full_text"] is String)
+        #expect(status["text"] == nil)
+        #expect((extended["statuses"] as? [[String: Any]])?.count == 15)
+    }
 }

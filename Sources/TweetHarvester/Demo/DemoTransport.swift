@@ -171,12 +171,13 @@ public struct DemoTransport: HTTPTransport {
         for name in ["since_id", "until_id"] {
             guard let text = parameters[name] else { continue }
             guard let id = UInt64(text), !isTooOld(id, now: now) else {
-                let limit = DemoDates.v2Minute(now.addingTimeInterval(-configuration.window.timeInterval))
-                return json(
-                    .badRequest,
-                    v2InvalidRequest(
-                        name, text, "Invalid '\(name)':'\(text)'. '\(name)' must be a tweet id created after \(limit)."),
-                    style: .v2, rateLimit: rateLimit)
+                let windowStart = now.addingTimeInterval(-configuration.window.timeInterval)
+                let smallest = UInt64(
+                    max(0, Int64(windowStart.timeIntervalSince1970 * 1000) - DemoTimeline.twitterEpochMilliseconds)) << 22
+                let message =
+                    "Invalid '\(name)':'\(text)'. '\(name)' must be a tweet id created after "
+                    + "\(DemoDates.v2Minute(windowStart)). Please use a '\(name)' that is larger than \(smallest)"
+                return json(.badRequest, v2InvalidRequest(name, text, message), style: .v2, rateLimit: rateLimit)
             }
             bounds[name] = id
         }
