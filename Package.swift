@@ -39,6 +39,7 @@ let package = Package(
             dependencies: [
                 "HarvestClock",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
             ]
         ),
         .target(
@@ -105,6 +106,14 @@ let package = Package(
         .testTarget(name: "HarvestClockTests", dependencies: ["HarvestClock"]),
 
         // MARK: OAuthSigning tests
+        .testTarget(
+            name: "OAuthSigningTests",
+            dependencies: [
+                "OAuthSigning", "HarvestClock", "HarvestTesting",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
+            resources: [.copy("Resources")]
+        ),
 
         // MARK: TwitterSearch tests
         .target(name: "HarvestTestServer", path: "Tests/HarvestTestServer"),
@@ -119,6 +128,16 @@ let package = Package(
         ),
 
         // MARK: TableStorage tests
+        .testTarget(
+            name: "TableStorageTests",
+            dependencies: [
+                "TableStorage", "HarvestTesting", "StorageCrashWorker",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "InMemoryLogging", package: "swift-log"),
+            ]
+        ),
+        // A child process the crash tests kill -9 while it writes (built with the tests).
+        .executableTarget(name: "StorageCrashWorker", dependencies: ["TableStorage"], path: "Tests/StorageCrashWorker"),
 
         // MARK: CronScheduler tests
         .testTarget(

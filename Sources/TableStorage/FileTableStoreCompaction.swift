@@ -1,0 +1,89 @@
+import Logging
+
+extension FileTableStore.State {
+    /// Rewrites the log with only the live rows: a new file, flushed, renamed over the log, and the directory
+    /// flushed. Until the rename the old log is untouched (a crash leaves a `.compacting` file the next open
+    /// removes); after it the new log is whole.
+    mutating func compact(logger: Logger) throws(StorageError) {
+        try checkOpen()
+        if let broken { throw broken }
+        let target = path + ".compacting"
+        try POSIX.remove(target)
+        let (output, _) = try POSIX.open(target, create: true)
+        var keepOutput = false
+        defer {
+            if !keepOutput {
+                POSIX.close(output)
+                try? POSIX.remove(target)
+            }
+        }
+        var encoder = LogEncoder(capacity: 8 << 20)
+        var written: Int64 = 0
+        var sequence: Int64 = 0
+        var newLocations: [String: [Location]] = [:]
+        func flush(_ encoder: inout LogEncoder) throws(StorageError) {
+            if let failure = Self.writeAll(encoder.bytes, to: output, at: written, io: io, file: target) {
+                throw failure
+            }
+            written += Int64(encoder.bytes.count)
+            encoder.bytes.removeAll(keepingCapacity: true)
+        }
+        for name in tables.keys.sorted() {
+            guard let engine = tables[name] else { continue }
+            try Self.encodeTable(engine.schema, into: &encoder)
+            sequence += 1
+            Self.encodeCommit(sequence: sequence, operations: 1, into: &encoder)
+            var prefix = LogEncoder()
+            prefix.raw(#"{"op":"put","t":"#)
+            prefix.string(name)
+            prefix.raw(#","row":"#)
+            var locations: [Location] = []
+            locations.reserveCapacity(engine.liveCount)
+            var operations = 0
+            for slot in engine.slots {
+                guard let slot else { continue }
+                let frame = encoder.beginFrame()
+                encoder.bytes.append(contentsOf: prefix.bytes)
+                encoder.integer(Int64(locations.count))
+                encoder.raw(#","v":"#)
+                let start = written + Int64(encoder.bytes.count)
+                encoder.bytes.append(contentsOf: try reader.bytes(slot))
+                locations.append(Location(offset: start, length: slot.length))
+                encoder.raw("}")
+                encoder.endFrame(frame)
+                operations += 1
+                if operations == 10_000 || encoder.bytes.count >= 8 << 20 {
+                    sequence += 1
+                    Self.encodeCommit(sequence: sequence, operations: operations, into: &encoder)
+                    operations = 0
+                    try flush(&encoder)
+                }
+            }
+            if operations > 0 {
+                sequence += 1
+                Self.encodeCommit(sequence: sequence, operations: operations, into: &encoder)
+            }
+            newLocations[name] = locations
+        }
+        try flush(&encoder)
+        let code = io.sync(output)
+        if code != 0 { throw POSIX.error(code, file: target, doing: "fdatasync") }
+        try POSIX.rename(target, to: path)
+        keepOutput = true
+        // From here the new log is the store's, whatever happens next.
+        POSIX.close(reader.descriptor)
+        reader.descriptor = output
+        reader.clearCache()
+        let before = end
+        end = written
+        self.sequence = sequence
+        for (name, locations) in newLocations {
+            guard var engine = tables.removeValue(forKey: name) else { continue }
+            engine.compactSlots()
+            for (row, location) in locations.enumerated() { engine.relocate(row: row, to: location) }
+            tables[name] = engine
+        }
+        logger.debug("log compacted", metadata: ["th.file": "\(path)", "th.before": "\(before)", "th.after": "\(written)"])
+        try POSIX.syncDirectory(directory)
+    }
+}

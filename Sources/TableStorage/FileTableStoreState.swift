@@ -1,0 +1,227 @@
+import Foundation
+import Logging
+
+extension FileTableStore {
+    /// The store's files, tables and position, guarded by the store's mutex.
+    struct State {
+        let directory: String
+        let path: String
+        var lockDescriptor: Int32
+        var reader: LogReader
+        var end: Int64
+        var sequence: Int64
+        var tables: [String: TableEngine<Location>]
+        var broken: StorageError?
+        var isClosed = false
+        let io: FileIO
+
+        var descriptor: Int32 { reader.descriptor }
+
+        static func wrap<T>(_ body: () throws -> T) throws(StorageError) -> T {
+            do {
+                return try body()
+            } catch let error as StorageError {
+                throw error
+            } catch {
+                throw StorageError(.io, message: String(describing: error))
+            }
+        }
+
+        // MARK: Opening
+
+        static func open(directory: String, configuration: Configuration, logger: Logger) throws(StorageError)
+            -> State
+        {
+            try POSIX.makeDirectory(directory)
+            let lockPath = directory + "/LOCK"
+            let (lockDescriptor, lockCreated) = try POSIX.open(lockPath, create: true)
+            do throws(StorageError) {
+                try POSIX.lock(lockDescriptor, file: directory)
+                let path = directory + "/" + FileTableStore.logFileName
+                // A compaction that crashed before its rename left this behind; the log itself is whole.
+                try POSIX.remove(path + ".compacting")
+                let (descriptor, created) = try POSIX.open(path, create: true)
+                if created || lockCreated { try POSIX.syncDirectory(directory) }
+                var state = State(
+                    directory: directory, path: path, lockDescriptor: lockDescriptor,
+                    reader: LogReader(descriptor: descriptor, path: path, cacheSize: configuration.recordCacheSize),
+                    end: 0, sequence: 0, tables: [:], io: configuration.io)
+                do {
+                    try state.replay(recovery: configuration.recovery, logger: logger)
+                } catch {
+                    POSIX.close(descriptor)
+                    throw error
+                }
+                return state
+            } catch {
+                POSIX.close(lockDescriptor)
+                throw error
+            }
+        }
+
+        mutating func close() {
+            guard !isClosed else { return }
+            isClosed = true
+            POSIX.close(reader.descriptor)
+            POSIX.close(lockDescriptor)
+        }
+
+        func checkOpen() throws(StorageError) {
+            if isClosed { throw StorageError(.closed, file: path) }
+        }
+
+        func engine(_ name: String) throws(StorageError) -> TableEngine<Location> {
+            try checkOpen()
+            guard let engine = tables[name] else { throw StorageError(.missingTable, table: name) }
+            return engine
+        }
+
+        // MARK: Writing
+
+        mutating func createTable(_ definition: TableDefinition) throws(StorageError) {
+            try checkOpen()
+            if let existing = tables[definition.name] {
+                guard existing.schema.isSameDefinition(as: definition) else {
+                    throw StorageError(.conflictingDefinition, table: definition.name)
+                }
+                return
+            }
+            let schema = try TableSchema(definition)
+            var encoder = LogEncoder()
+            try Self.encodeTable(schema, into: &encoder)
+            encodeCommit(operations: 1, into: &encoder)
+            try write(encoder.bytes)
+            tables[definition.name] = TableEngine(schema: schema)
+        }
+
+        static func encodeTable(_ schema: TableSchema, into encoder: inout LogEncoder) throws(StorageError) {
+            let json = JSONEncoder()
+            json.outputFormatting = [.sortedKeys]
+            let frame = encoder.beginFrame()
+            encoder.raw(#"{"op":"table","def":"#)
+            do {
+                encoder.bytes.append(contentsOf: try json.encode(schema.definition))
+                encoder.raw(#","types":"#)
+                encoder.bytes.append(contentsOf: try json.encode(schema.types))
+            } catch {
+                throw StorageError(.invalidDefinition, table: schema.definition.name, message: "\(error)")
+            }
+            encoder.raw("}")
+            encoder.endFrame(frame)
+        }
+
+        func encodeCommit(operations: Int, into encoder: inout LogEncoder) {
+            Self.encodeCommit(sequence: sequence + 1, operations: operations, into: &encoder)
+        }
+
+        static func encodeCommit(sequence: Int64, operations: Int, into encoder: inout LogEncoder) {
+            let frame = encoder.beginFrame()
+            encoder.raw(#"{"op":"commit","seq":"#)
+            encoder.integer(sequence)
+            encoder.raw(#","ops":"#)
+            encoder.integer(Int64(operations))
+            encoder.raw("}")
+            encoder.endFrame(frame)
+        }
+
+        /// Logs, flushes and applies one batch of changes to a table.
+        mutating func commit(_ changes: [TableChange], in table: String, schema: TableSchema) throws(StorageError) {
+            guard !changes.isEmpty else { return }
+            var encoder = LogEncoder(capacity: changes.count * 320)
+            var locations: [Location] = []
+            locations.reserveCapacity(changes.count)
+            var prefix = LogEncoder()
+            prefix.raw(#"{"op":"put","t":"#)
+            prefix.string(table)
+            prefix.raw(#","row":"#)
+            var deletePrefix = LogEncoder()
+            deletePrefix.raw(#"{"op":"del","t":"#)
+            deletePrefix.string(table)
+            deletePrefix.raw(#","row":"#)
+            for change in changes {
+                let frame = encoder.beginFrame()
+                switch change {
+                case .put(let row, let record):
+                    encoder.bytes.append(contentsOf: prefix.bytes)
+                    encoder.integer(Int64(row))
+                    encoder.raw(#","v":"#)
+                    let start = encoder.bytes.count
+                    encoder.record(record)
+                    locations.append(Location(offset: Int64(start), length: UInt32(encoder.bytes.count - start)))
+                case .delete(let row):
+                    encoder.bytes.append(contentsOf: deletePrefix.bytes)
+                    encoder.integer(Int64(row))
+                }
+                encoder.raw("}")
+                encoder.endFrame(frame)
+            }
+            encodeCommit(operations: changes.count, into: &encoder)
+            let base = end
+            try write(encoder.bytes)
+            guard var engine = tables.removeValue(forKey: table) else { return }
+            engine.schema = schema
+            var next = 0
+            for change in changes {
+                var payload = Location(offset: 0, length: 0)
+                if case .put = change {
+                    payload = locations[next]
+                    payload.offset += base
+                    next += 1
+                }
+                // The old record of a replaced or deleted row is read back to unindex it. A failure here
+                // (the file vanished under us) leaves the store broken rather than inconsistent.
+                do {
+                    try engine.apply(change, payload: payload) { try reader.load($0) }
+                } catch {
+                    broken = StorageError(.io, file: path, message: "could not read a replaced row back")
+                }
+            }
+            tables[table] = engine
+        }
+
+        /// Appends bytes at the end of the log and flushes them; on failure cuts the file back.
+        mutating func write(_ bytes: [UInt8]) throws(StorageError) {
+            try checkOpen()
+            if let broken { throw broken }
+            let descriptor = self.descriptor
+            let start = end
+            var failure = Self.writeAll(bytes, to: descriptor, at: start, io: io, file: path)
+            if failure == nil {
+                let code = io.sync(descriptor)
+                if code != 0 { failure = POSIX.error(code, file: path, doing: "fdatasync") }
+            }
+            if let failure {
+                // Nothing of this batch is committed: cut the partial bytes off. If even that fails, refuse
+                // further writes (the next open drops the uncommitted tail anyway).
+                do {
+                    try POSIX.truncate(descriptor, to: start, file: path)
+                } catch {
+                    broken = error
+                }
+                throw failure
+            }
+            end = start + Int64(bytes.count)
+            sequence += 1
+        }
+
+        /// Writes all of `bytes` at `offset`, retrying short writes; returns the error, if any.
+        static func writeAll(_ bytes: [UInt8], to descriptor: Int32, at offset: Int64, io: FileIO, file: String)
+            -> StorageError?
+        {
+            bytes.withUnsafeBytes { buffer in
+                var done = 0
+                while done < buffer.count {
+                    let result = io.write(
+                        descriptor, UnsafeRawBufferPointer(rebasing: buffer[done...]), offset + Int64(done))
+                    if result < 0 {
+                        if -result == Int(EINTR) { continue }
+                        return POSIX.error(Int32(-result), file: file, doing: "write")
+                    }
+                    if result == 0 { return StorageError(.io, file: file, message: "write made no progress") }
+                    done += result
+                }
+                return nil
+            }
+        }
+    }
+}

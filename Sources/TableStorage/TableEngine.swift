@@ -1,0 +1,288 @@
+/// One change to a table, as a store logs and applies it.
+package enum TableChange: Sendable {
+    /// Stores `record` as row `row` (a new row, or over an existing one).
+    case put(row: Int, record: Record)
+    /// Deletes row `row`.
+    case delete(row: Int)
+}
+
+/// The in-memory part of a table that every store of this module shares: the schema, the rows (as a payload
+/// the store chooses: the record itself, or where it lies in a file) and a ``SortedIndex`` per indexed column.
+///
+/// Changes are planned first (validated, with nothing modified), then persisted by the store, then applied,
+/// which cannot fail. Row numbers grow with each new row, so they give insertion order.
+package struct TableEngine<Payload: Sendable>: Sendable {
+    /// The schema.
+    package var schema: TableSchema
+    /// Row number → payload; `nil` for deleted rows.
+    package private(set) var slots: [Payload?] = []
+    /// The number of live rows.
+    package private(set) var liveCount = 0
+    /// Column → index.
+    package private(set) var indexes: [String: SortedIndex] = [:]
+
+    package init(schema: TableSchema) {
+        self.schema = schema
+        for column in schema.definition.indexedColumns { indexes[column] = SortedIndex() }
+    }
+
+    private var name: String { schema.definition.name }
+
+    /// The row number the next new row gets.
+    package var nextRow: Int { slots.count }
+
+    /// The number of deleted slots.
+    package var deadCount: Int { slots.count - liveCount }
+
+    // MARK: Planning
+
+    /// Plans an insert: validates every row and decides what happens to each.
+    ///
+    /// - Returns: The changes, the summary and the schema after the batch.
+    package func planInsert(
+        _ rows: [Record], policy: ConflictPolicy
+    ) throws(StorageError) -> (changes: [TableChange], summary: InsertSummary, schema: TableSchema) {
+        var schema = self.schema
+        var changes: [TableChange] = []
+        changes.reserveCapacity(rows.count)
+        var summary = InsertSummary()
+        summary.inserted.reserveCapacity(rows.count)
+        let key = schema.definition.uniqueKey
+        var batchKeys: [Value: Int] = [:]  // key value → row number assigned in this batch
+        var next = nextRow
+        for (position, record) in rows.enumerated() {
+            try schema.admit(record, row: position)
+            guard let key, let keyValue = record[key] else {
+                changes.append(.put(row: next, record: record))
+                summary.inserted.append(position)
+                next += 1
+                continue
+            }
+            let existing = batchKeys[keyValue] ?? indexes[key]?.firstRow(equalTo: keyValue)
+            guard let existing else {
+                changes.append(.put(row: next, record: record))
+                summary.inserted.append(position)
+                batchKeys[keyValue] = next
+                next += 1
+                continue
+            }
+            switch policy {
+            case .fail:
+                throw StorageError(
+                    .duplicateKey, table: name, column: key, row: position,
+                    message: "value \(keyValue) is already present")
+            case .ignore:
+                summary.duplicates.append(position)
+            case .replace:
+                changes.append(.delete(row: existing))
+                changes.append(.put(row: next, record: record))
+                summary.duplicates.append(position)
+                batchKeys[keyValue] = next
+                next += 1
+            }
+        }
+        return (changes, summary, schema)
+    }
+
+    /// Plans an update of the rows a query selects.
+    package func planUpdate(
+        _ query: Query, changes: [String: Value], load: (Payload) throws -> Record
+    ) throws -> (changes: [TableChange], schema: TableSchema) {
+        var schema = self.schema
+        for (column, value) in changes { try schema.admit(value, in: column, row: nil) }
+        let selected = try select(query, load: load)
+        var result: [TableChange] = []
+        let key = schema.definition.uniqueKey
+        if let key, let newKey = changes[key] {
+            if newKey.isNull, !selected.isEmpty {
+                throw StorageError(.missingUniqueKey, table: name, column: key)
+            }
+            if selected.count > 1 {
+                throw StorageError(
+                    .duplicateKey, table: name, column: key, message: "value \(newKey) would repeat in \(selected.count) rows")
+            }
+            if let (row, _) = selected.first, let holder = indexes[key]?.firstRow(equalTo: newKey), holder != row {
+                throw StorageError(.duplicateKey, table: name, column: key, message: "value \(newKey) is already present")
+            }
+        }
+        for (row, record) in selected {
+            var updated = record
+            for (column, value) in changes { updated[column] = value }
+            result.append(.put(row: row, record: updated))
+        }
+        return (result, schema)
+    }
+
+    /// Plans a delete of the rows a query selects.
+    package func planDelete(_ query: Query, load: (Payload) throws -> Record) throws -> [TableChange] {
+        try select(query, load: load).map { .delete(row: $0.row) }
+    }
+
+    // MARK: Applying
+
+    /// Applies a change. `load` reads a stored row (to unindex it); `payload` is where a put's record lives
+    /// (ignored for a delete).
+    package mutating func apply(_ change: TableChange, payload: Payload, load: (Payload) throws -> Record) rethrows {
+        switch change {
+        case .put(let row, let record):
+            if row < slots.count, let existing = slots[row] {
+                let old = try load(existing)
+                unindex(old, row: row)
+                liveCount -= 1
+            }
+            while slots.count <= row { slots.append(nil) }
+            slots[row] = payload
+            liveCount += 1
+            for (column, _) in indexes { indexes[column]?.insert(record[column] ?? .null, row: row) }
+        case .delete(let row):
+            guard row < slots.count, let existing = slots[row] else { return }
+            let old = try load(existing)
+            unindex(old, row: row)
+            slots[row] = nil
+            liveCount -= 1
+        }
+    }
+
+    private mutating func unindex(_ record: Record, row: Int) {
+        for (column, _) in indexes { indexes[column]?.remove(record[column] ?? .null, row: row) }
+    }
+
+    /// Drops deleted slots, renumbering rows in order. Returns the old → new row map's inverse:
+    /// the old row number of each new row.
+    @discardableResult
+    package mutating func compactSlots() -> [Int] {
+        var newNumber = [Int](repeating: -1, count: slots.count)
+        var oldRows: [Int] = []
+        var kept: [Payload?] = []
+        kept.reserveCapacity(liveCount)
+        oldRows.reserveCapacity(liveCount)
+        for (row, slot) in slots.enumerated() where slot != nil {
+            newNumber[row] = kept.count
+            oldRows.append(row)
+            kept.append(slot)
+        }
+        slots = kept
+        for column in indexes.keys { indexes[column]?.renumber { newNumber[$0] } }
+        return oldRows
+    }
+
+    /// Replaces a live row's payload in place (its record is unchanged), as after a compaction moves it.
+    package mutating func relocate(row: Int, to payload: Payload) {
+        slots[row] = payload
+    }
+
+    // MARK: Reading
+
+    /// The rows a query selects, in order, as `(row, record)` (all columns; projection is the caller's).
+    package func select(_ query: Query, load: (Payload) throws -> Record) throws -> [(row: Int, record: Record)] {
+        try schema.validate(query)
+        let limit = query.take.map { query.skip + $0 } ?? Int.max
+        if limit == 0 { return [] }
+        var result: [(row: Int, record: Record)]
+        if let first = query.order.first, let index = indexes[first.column] {
+            result = try walk(index, ascending: first.ascending, query: query, limit: limit, load: load)
+        } else {
+            result = []
+            for row in try candidateRows(query.filter) {
+                guard let payload = slots[row] else { continue }
+                let record = try load(payload)
+                if query.filter?.matches(record) ?? true {
+                    result.append((row, record))
+                    if query.order.isEmpty, result.count >= limit { break }
+                }
+            }
+            if !query.order.isEmpty { result.sort { Self.precedes($0, $1, order: query.order) } }
+        }
+        if query.skip > 0 { result.removeFirst(min(query.skip, result.count)) }
+        if let take = query.take, result.count > take { result.removeLast(result.count - take) }
+        return result
+    }
+
+    /// The number of rows a query's filter matches.
+    package func count(_ query: Query, load: (Payload) throws -> Record) throws -> Int {
+        try schema.validate(query)
+        guard let filter = query.filter else { return liveCount }
+        var total = 0
+        for row in try candidateRows(filter) {
+            guard let payload = slots[row] else { continue }
+            if filter.matches(try load(payload)) { total += 1 }
+        }
+        return total
+    }
+
+    /// The newest row by an indexed column.
+    package func newest(by column: String) throws(StorageError) -> Payload? {
+        guard let index = indexes[column] else {
+            if schema.knows(column) { throw StorageError(.notIndexed, table: name, column: column) }
+            throw StorageError(.unknownColumn, table: name, column: column)
+        }
+        guard let last = index.last else { return nil }
+        return slots[last.row]
+    }
+
+    /// Candidate rows for a filter in row order: from an index range when the filter pins an indexed column,
+    /// otherwise every row.
+    private func candidateRows(_ filter: Predicate?) throws -> [Int] {
+        if let filter, let range = indexRange(filter) {
+            return range.index.entries[range.positions].map(\.row).sorted()
+        }
+        return Array(slots.indices)
+    }
+
+    private func indexRange(_ filter: Predicate) -> (index: SortedIndex, positions: Range<Int>)? {
+        switch filter {
+        case .compare(let column, let op, let value):
+            guard let index = indexes[column], op == .equal || !value.isNull,
+                let positions = index.positions(op, value)
+            else { return nil }
+            return (index, positions)
+        case .and(let parts):
+            var best: (index: SortedIndex, positions: Range<Int>)?
+            for part in parts {
+                if let range = indexRange(part), best.map({ range.positions.count < $0.positions.count }) ?? true {
+                    best = range
+                }
+            }
+            return best
+        default:
+            return nil
+        }
+    }
+
+    /// Walks an index in order, sorting runs of equal values by the remaining keys, until `limit` rows match.
+    private func walk(
+        _ index: SortedIndex, ascending: Bool, query: Query, limit: Int, load: (Payload) throws -> Record
+    ) throws -> [(row: Int, record: Record)] {
+        var result: [(row: Int, record: Record)] = []
+        let entries = index.entries
+        var position = ascending ? 0 : entries.count - 1
+        let step = ascending ? 1 : -1
+        let rest = Array(query.order.dropFirst())
+        while position >= 0, position < entries.count, result.count < limit {
+            // One run of equal values.
+            var run: [(row: Int, record: Record)] = []
+            let value = entries[position].value
+            while position >= 0, position < entries.count, Value.compare(entries[position].value, value) == 0 {
+                let row = entries[position].row
+                position += step
+                guard let payload = slots[row] else { continue }
+                let record = try load(payload)
+                if query.filter?.matches(record) ?? true { run.append((row, record)) }
+            }
+            if run.count > 1 { run.sort { Self.precedes($0, $1, order: rest) } }
+            result += run
+        }
+        return result
+    }
+
+    /// The shared ordering: the sort keys, then insertion order.
+    package static func precedes(
+        _ lhs: (row: Int, record: Record), _ rhs: (row: Int, record: Record), order: [SortKey]
+    ) -> Bool {
+        for key in order {
+            let result = Value.compare(lhs.record[key.column] ?? .null, rhs.record[key.column] ?? .null)
+            if result != 0 { return key.ascending ? result < 0 : result > 0 }
+        }
+        return lhs.row < rhs.row
+    }
+}

@@ -1,0 +1,121 @@
+/// A table's definition and the types its columns have established: the validation every store shares.
+package struct TableSchema: Sendable, Hashable {
+    /// The definition as created.
+    package var definition: TableDefinition
+    /// The type of every column that has one (declared or established).
+    package var types: [String: ValueType]
+    /// Columns known by name (indexed or declared) whose type is not established yet.
+    package var untypedColumns: Set<String>
+
+    /// A schema for a new table.
+    ///
+    /// - Throws: ``StorageError/Code/invalidDefinition``.
+    package init(_ definition: TableDefinition) throws(StorageError) {
+        try Self.checkName(definition.name, table: nil)
+        for column in definition.indexedColumns + definition.columns.keys.sorted() {
+            guard !column.isEmpty else {
+                throw StorageError(.invalidDefinition, table: definition.name, message: "empty column name")
+            }
+        }
+        self.definition = definition
+        self.types = definition.columns
+        self.untypedColumns = Set(definition.indexedColumns).subtracting(definition.columns.keys)
+    }
+
+    /// Checks a table name: non-empty, no control characters.
+    package static func checkName(_ name: String, table: String?) throws(StorageError) {
+        if name.isEmpty || name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+            throw StorageError(.invalidDefinition, table: table ?? name, message: "a table name must be non-empty text")
+        }
+    }
+
+    /// Whether `other` is the same definition as the stored one (index order aside).
+    package func isSameDefinition(as other: TableDefinition) -> Bool {
+        definition.name == other.name && definition.uniqueKey == other.uniqueKey
+            && Set(definition.indexes) == Set(other.indexes) && definition.columns == other.columns
+    }
+
+    /// The definition with the established column types.
+    package var describedDefinition: TableDefinition {
+        var result = definition
+        result.columns = types
+        return result
+    }
+
+    private var name: String { definition.name }
+
+    /// Whether the table knows the column.
+    package func knows(_ column: String) -> Bool {
+        types[column] != nil || untypedColumns.contains(column)
+    }
+
+    /// Checks a query against the schema.
+    ///
+    /// - Throws: ``StorageError/Code/unknownColumn``, ``StorageError/Code/typeMismatch``,
+    ///   ``StorageError/Code/invalidQuery``.
+    package func validate(_ query: Query) throws(StorageError) {
+        if let take = query.take, take < 0 {
+            throw StorageError(.invalidQuery, table: name, message: "take must not be negative")
+        }
+        if query.skip < 0 { throw StorageError(.invalidQuery, table: name, message: "skip must not be negative") }
+        for column in query.order.map(\.column) + (query.select ?? []) where !knows(column) {
+            throw StorageError(.unknownColumn, table: name, column: column)
+        }
+        if let filter = query.filter { try validate(filter) }
+    }
+
+    private func validate(_ predicate: Predicate) throws(StorageError) {
+        switch predicate {
+        case .compare(let column, _, let value):
+            try check(value, in: column)
+        case .isIn(let column, let values):
+            for value in values { try check(value, in: column) }
+        case .contains(let column, _), .hasPrefix(let column, _):
+            try check(.string(""), in: column)
+        case .and(let parts), .or(let parts):
+            for part in parts { try validate(part) }
+        case .not(let part):
+            try validate(part)
+        }
+    }
+
+    private func check(_ value: Value, in column: String) throws(StorageError) {
+        guard knows(column) else { throw StorageError(.unknownColumn, table: name, column: column) }
+        if let expected = types[column], let found = value.type, expected != found {
+            throw StorageError(
+                .typeMismatch, table: name, column: column, message: "expected \(expected), found \(found)")
+        }
+    }
+
+    /// Checks a row's values and establishes the types of its new columns.
+    ///
+    /// - Throws: ``StorageError/Code/typeMismatch``, ``StorageError/Code/invalidValue``,
+    ///   ``StorageError/Code/missingUniqueKey`` (when `requireKey`).
+    package mutating func admit(_ record: Record, row: Int?, requireKey: Bool = true) throws(StorageError) {
+        if requireKey, let key = definition.uniqueKey, record[key] == nil {
+            throw StorageError(.missingUniqueKey, table: name, column: key, row: row)
+        }
+        for (column, value) in record.fields {
+            try admit(value, in: column, row: row)
+        }
+    }
+
+    /// Checks one value and establishes its column's type.
+    package mutating func admit(_ value: Value, in column: String, row: Int?) throws(StorageError) {
+        guard let found = value.type else { return }
+        if column.isEmpty { throw StorageError(.invalidValue, table: name, row: row, message: "empty column name") }
+        if case .double(let double) = value, double.isNaN {
+            throw StorageError(.invalidValue, table: name, column: column, row: row, message: "NaN is not storable")
+        }
+        if let expected = types[column] {
+            if expected != found {
+                throw StorageError(
+                    .typeMismatch, table: name, column: column, row: row,
+                    message: "expected \(expected), found \(found)")
+            }
+        } else {
+            types[column] = found
+            untypedColumns.remove(column)
+        }
+    }
+}

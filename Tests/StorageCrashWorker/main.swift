@@ -1,0 +1,56 @@
+// A child process for TableStorageTests: it writes to a FileTableStore until it is killed, or holds one open.
+//
+//   StorageCrashWorker write DIR SEED   appends batches to the table "Log" forever; after each insert returns
+//                                       it prints "ack BATCH SIZE" (the batch is then committed and durable)
+//   StorageCrashWorker hold DIR         opens the store, prints "locked", and keeps it open until stdin closes
+import Foundation
+import TableStorage
+
+/// Writes a line to standard output at once (unbuffered), so the parent sees each acknowledgement.
+func say(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+}
+
+/// The rows of batch `batch`: its size depends on the batch, and every row says which batch and index it is.
+func rows(batch: Int64, size: Int) -> [Record] {
+    (0..<size).map { index in
+        [
+            "batch": .int(batch), "index": .int(Int64(index)),
+            "text": .string("batch \(batch) row \(index) " + String(repeating: "x", count: Int(batch % 7) * 40)),
+        ]
+    }
+}
+
+let arguments = CommandLine.arguments
+guard arguments.count >= 3 else {
+    FileHandle.standardError.write(Data("usage: StorageCrashWorker write DIR SEED | hold DIR\n".utf8))
+    exit(2)
+}
+let directory = URL(fileURLWithPath: arguments[2])
+do {
+    let store = try await FileTableStore(directory: directory)
+    switch arguments[1] {
+    case "hold":
+        say("locked")
+        _ = FileHandle.standardInput.readDataToEndOfFile()
+    case "write":
+        var generator = SystemRandomNumberGenerator()
+        try await store.createTable(TableDefinition(name: "Log", indexes: ["batch"]))
+        var batch = (try await store.newest(in: "Log", by: "batch")).flatMap { record -> Int64? in
+            if case .int(let value)? = record["batch"] { return value + 1 }
+            return nil
+        } ?? 0
+        say("ready \(batch)")
+        while true {
+            let size = Int.random(in: 1...120, using: &generator)
+            _ = try await store.insert(rows(batch: batch, size: size), into: "Log", onConflict: .fail)
+            say("ack \(batch) \(size)")
+            batch += 1
+        }
+    default:
+        exit(2)
+    }
+} catch {
+    FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+    exit(1)
+}

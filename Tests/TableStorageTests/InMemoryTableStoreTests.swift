@@ -1,0 +1,70 @@
+import HarvestTesting
+import TableStorage
+import Testing
+
+@Suite("InMemoryTableStore")
+struct InMemoryTableStoreTests {
+    @Test("passes the TableStore conformance suite")
+    func conformance() async throws {
+        try await TableStoreConformance { InMemoryTableStore() }.run()
+    }
+
+    @Test("the conformance suite reports a store that breaks the contract")
+    func conformanceCatchesABrokenStore() async throws {
+        let failures = await #expect(throws: TableStoreConformance.Failures.self) {
+            try await TableStoreConformance { ForgetfulStore() }.run(["uniqueKeyIgnore", "newest", "ordering"])
+        }
+        #expect(failures?.failures.map(\.check) == ["uniqueKeyIgnore", "newest"])
+    }
+
+    @Test("newest and an ordered take stay correct across many interleaved inserts and deletes")
+    func indexesStayConsistent() async throws {
+        let store = InMemoryTableStore()
+        try await store.createTable(TableDefinition(name: "T", uniqueKey: "k", indexes: ["g"]))
+        var generator = SplitMix(seed: 42)
+        var model: [Int64: Int64] = [:]
+        for _ in 0..<200 {
+            let rows: [Record] = (0..<20).map { _ in
+                ["k": .int(Int64(generator.next() % 5_000)), "g": .int(Int64(generator.next() % 7))]
+            }
+            for row in rows {
+                if case .int(let key)? = row["k"], case .int(let group)? = row["g"] { model[key] = group }
+            }
+            _ = try await store.insert(rows, into: "T", onConflict: .replace)
+            let cut = Int64(generator.next() % 5_000)
+            _ = try await store.delete(Query("T").filter(Column("k") == .int(cut)))
+            model[cut] = nil
+        }
+        #expect(try await store.count(Query("T")) == model.count)
+        #expect(try await store.newest(in: "T", by: "k")?["k"] == model.keys.max().map(Value.int))
+        let top = try await store.read(Query("T").orderBy(.descending("k")).take(5)).map { $0["k"] }
+        #expect(top == model.keys.sorted(by: >).prefix(5).map { .int($0) })
+        let group3 = try await store.count(Query("T").filter(Column("g") == 3))
+        #expect(group3 == model.values.filter { $0 == 3 }.count)
+    }
+}
+
+/// A store that drops the unique key's duplicates check and answers `newest` wrongly: the suite must notice.
+private actor ForgetfulStore: TableStore {
+    private let inner = InMemoryTableStore()
+
+    func createTable(_ definition: TableDefinition) async throws {
+        var plain = definition
+        plain.uniqueKey = nil
+        try await inner.createTable(plain)
+    }
+    func definition(of table: String) async throws -> TableDefinition { try await inner.definition(of: table) }
+    func tableNames() async throws -> [String] { await inner.tableNames() }
+    func insert(_ rows: [Record], into table: String, onConflict: ConflictPolicy) async throws -> InsertSummary {
+        try await inner.insert(rows, into: table, onConflict: onConflict)
+    }
+    func update(_ query: Query, set changes: [String: Value]) async throws -> Int {
+        try await inner.update(query, set: changes)
+    }
+    func delete(_ query: Query) async throws -> Int { try await inner.delete(query) }
+    func read(_ query: Query) async throws -> [Record] { try await inner.read(query) }
+    func count(_ query: Query) async throws -> Int { try await inner.count(query) }
+    func newest(in table: String, by column: String) async throws -> Record? {
+        try await inner.read(Query(table)).first
+    }
+}
