@@ -20,6 +20,8 @@ public struct SearchResponse: Sendable, Hashable {
     public var oldestID: UInt64?
     /// The largest tweet id in the response (v2 `meta.newest_id`, or computed).
     public var newestID: UInt64?
+    /// Whether a v1.1 body had a `search_metadata` object (whose missing `next_results` then means "no more").
+    var hasSearchMetadata = false
 
     /// Creates a response from its parts.
     public init(
@@ -201,6 +203,7 @@ public struct SearchResponse: Sendable, Hashable {
                     response.tweets.append(try decodeV1Status(&scanner))
                 }
             } else if key.equals("search_metadata") {
+                response.hasSearchMetadata = true
                 var firstField = try scanner.beginObject()
                 while let field = try scanner.nextKey(&firstField) {
                     if field.equals("next_results") {
