@@ -116,6 +116,16 @@ let package = Package(
         ),
 
         // MARK: TwitterSearch tests
+        .target(name: "HarvestTestServer", path: "Tests/HarvestTestServer"),
+        .testTarget(
+            name: "TwitterSearchTests",
+            dependencies: [
+                "TwitterSearch", "HarvestTesting", "HarvestTestServer", "OAuthSigning", "HarvestClock",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            exclude: ["Fixtures"]
+        ),
 
         // MARK: TableStorage tests
         .testTarget(
