@@ -116,6 +116,16 @@ let package = Package(
         ),
 
         // MARK: TwitterSearch tests
+        .target(name: "HarvestTestServer", path: "Tests/HarvestTestServer"),
+        .testTarget(
+            name: "TwitterSearchTests",
+            dependencies: [
+                "TwitterSearch", "HarvestTesting", "HarvestTestServer", "OAuthSigning", "HarvestClock",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            exclude: ["Fixtures"]
+        ),
 
         // MARK: TableStorage tests
         .testTarget(
@@ -124,6 +134,13 @@ let package = Package(
                 "TableStorage", "HarvestTesting", "StorageCrashWorker",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "InMemoryLogging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "TableStorageSQLiteTests",
+            dependencies: [
+                "TableStorage", "TableStorageSQLite", "HarvestTesting",
+                .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
         // A child process the crash tests kill -9 while it writes (built with the tests).
