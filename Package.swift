@@ -96,6 +96,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             path: "Examples/harvest"
         ),
@@ -160,7 +161,9 @@ let package = Package(
             name: "TweetHarvesterTests",
             dependencies: [
                 "TweetHarvester", "HarvestTesting", "HarvestClock", "TwitterSearch", "TableStorage", "CronScheduler",
+                "OAuthSigning",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "InMemoryLogging", package: "swift-log"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ]
         ),

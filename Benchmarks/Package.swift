@@ -23,6 +23,7 @@ let package = Package(
                 .product(name: "TableStorageSQLite", package: "TweetHarvester"),
                 .product(name: "CronScheduler", package: "TweetHarvester"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "TweetHarvester", package: "TweetHarvester"),
             ],
             path: "Sources/HarvestBenchmarks"
         )
