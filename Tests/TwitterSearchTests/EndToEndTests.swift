@@ -54,7 +54,9 @@ enum IndependentOAuth {
         var pairs: [(String, String)] = oauth.filter { $0.0 != "oauth_signature" && $0.0 != "realm" }
         for item in request.query { pairs.append((item.name, item.value)) }
         let encoded: [(String, String)] = pairs.map { (encode($0.0), encode($0.1)) }
-        let sorted = encoded.sorted { (a: (String, String), b: (String, String)) -> Bool in a.0 == b.0 ? a.1 < b.1 : a.0 < b.0 }
+        let sorted = encoded.sorted { (a: (String, String), b: (String, String)) -> Bool in
+            a.0 == b.0 ? a.1 < b.1 : a.0 < b.0
+        }
         let parameters = sorted.map { "\($0.0)=\($0.1)" }.joined(separator: "&")
         let baseURL = "http://\(request.headers["host"] ?? "")\(request.path)"
         let base = "\(request.method)&\(encode(baseURL))&\(encode(parameters))"
@@ -71,26 +73,32 @@ struct EndToEndTests {
     private static let base: UInt64 = 1_500_000_000_000_000_000  // far above 2^53
 
     /// 260 tweets, newest first; every seventh a retweet, every eleventh a reply.
-    private static let corpus: [(id: UInt64, refs: [String])] = (1...260).reversed().map { (k: Int) -> (id: UInt64, refs: [String]) in
+    private static let corpus: [(id: UInt64, refs: [String])] = (1...260).reversed().map {
+        (k: Int) -> (id: UInt64, refs: [String]) in
         let refs: [String] = k % 7 == 0 ? ["retweeted"] : (k % 11 == 0 ? ["replied_to"] : [])
         return (base + UInt64(k) * 1000 + 1, refs)
     }
 
     /// The server's search: tweets with since < id <= bound, at most `count`; the next cursor repeats the
     /// last tweet (as an overlapping API would) so the client must drop the duplicate.
-    private static func slice(since: UInt64, bound: UInt64, count: Int) -> (tweets: ArraySlice<(id: UInt64, refs: [String])>, more: Bool) {
+    private static func slice(since: UInt64, bound: UInt64, count: Int) -> (
+        tweets: ArraySlice<(id: UInt64, refs: [String])>, more: Bool
+    ) {
         let eligible = corpus.filter { $0.id > since && $0.id <= bound }
         return (eligible.prefix(count), eligible.count > count)
     }
 
-    @Test("a walk with a 429, two 503s and a cut-off body ends with exactly the right tweets, in order, once", arguments: APIVersion.allCases)
+    @Test(
+        "a walk with a 429, two 503s and a cut-off body ends with exactly the right tweets, in order, once",
+        arguments: APIVersion.allCases)
     func endToEnd(api: APIVersion) async throws {
         let sinceID = Self.base + 15 * 1000 + 1
         let badSignatures = Mutex(0)
         let arrivals = Mutex(0)
         let clock = ImmediateClock(now: Date(timeIntervalSince1970: 1_700_000_000))
         let handler: @Sendable (TestHTTPServer.Request) -> TestHTTPServer.Response = { request in
-            guard IndependentOAuth.verify(request, consumerSecret: Self.consumerSecret, tokenSecret: Self.tokenSecret) else {
+            guard IndependentOAuth.verify(request, consumerSecret: Self.consumerSecret, tokenSecret: Self.tokenSecret)
+            else {
                 badSignatures.withLock { $0 += 1 }
                 return .json(#"{"errors":[{"code":32,"message":"Could not authenticate you."}]}"#, status: 401)
             }
@@ -101,8 +109,12 @@ struct EndToEndTests {
             switch index {
             case 0:
                 let reset = Int(clock.now.timeIntervalSince1970) + 30
-                return .json(#"{"title":"Too Many Requests","status":429}"#, status: 429,
-                    headers: [("x-rate-limit-limit", "450"), ("x-rate-limit-remaining", "0"), ("x-rate-limit-reset", "\(reset)")])
+                return .json(
+                    #"{"title":"Too Many Requests","status":429}"#, status: 429,
+                    headers: [
+                        ("x-rate-limit-limit", "450"), ("x-rate-limit-remaining", "0"),
+                        ("x-rate-limit-reset", "\(reset)"),
+                    ])
             case 2, 3:
                 return .json(#"{"title":"Service Unavailable"}"#, status: 503)
             default:
@@ -111,15 +123,25 @@ struct EndToEndTests {
             let since = request.queryValue("since_id").flatMap { UInt64($0) } ?? 0
             let full: TestHTTPServer.Response
             if api == .v2 {
-                let bound = request.queryValue("next_token").flatMap { UInt64($0) } ?? request.queryValue("until_id").flatMap { UInt64($0) }.map { $0 - 1 } ?? .max
-                let (tweets, more) = Self.slice(since: since, bound: bound, count: Int(request.queryValue("max_results") ?? "10") ?? 10)
-                full = .json(v2Page(tweets.map { ($0.id, "tweet \($0.id)", $0.refs) }, next: more ? tweets.last.map { String($0.id) } : nil),
+                let bound =
+                    request.queryValue("next_token").flatMap { UInt64($0) } ?? request.queryValue("until_id").flatMap {
+                        UInt64($0)
+                    }.map { $0 - 1 } ?? .max
+                let (tweets, more) = Self.slice(
+                    since: since, bound: bound, count: Int(request.queryValue("max_results") ?? "10") ?? 10)
+                full = .json(
+                    v2Page(
+                        tweets.map { ($0.id, "tweet \($0.id)", $0.refs) },
+                        next: more ? tweets.last.map { String($0.id) } : nil),
                     headers: [("x-rate-limit-remaining", "440"), ("x-rate-limit-reset", "1700000900")])
             } else {
                 let bound = request.queryValue("max_id").flatMap { UInt64($0) } ?? .max
-                let (tweets, more) = Self.slice(since: since, bound: bound, count: Int(request.queryValue("count") ?? "15") ?? 15)
-                full = .json(v1Page(tweets.map { ($0.id, "tweet \($0.id)", $0.refs == ["retweeted"], $0.refs == ["replied_to"]) },
-                    nextResults: more ? "?max_id=\((tweets.last?.id ?? 1) - 1)&q=x" : nil))
+                let (tweets, more) = Self.slice(
+                    since: since, bound: bound, count: Int(request.queryValue("count") ?? "15") ?? 15)
+                full = .json(
+                    v1Page(
+                        tweets.map { ($0.id, "tweet \($0.id)", $0.refs == ["retweeted"], $0.refs == ["replied_to"]) },
+                        nextResults: more ? "?max_id=\((tweets.last?.id ?? 1) - 1)&q=x" : nil))
             }
             if index == 4 {
                 var cut = full
@@ -138,7 +160,8 @@ struct EndToEndTests {
                 consumerKey: "dpf43f3p2l4k3l03", consumerSecret: Secret(Self.consumerSecret), token: "nnch734d00sl2jdk",
                 tokenSecret: Secret(Self.tokenSecret))
             let client = try SearchClient(
-                credentials: .oauth1(credentials), configuration: configuration, transport: URLSessionTransport(), clock: clock)
+                credentials: .oauth1(credentials), configuration: configuration, transport: URLSessionTransport(),
+                clock: clock)
             var pages: [SearchPage] = []
             for try await page in client.pages(SearchQuery("#mobile services", sinceID: sinceID)) { pages.append(page) }
 
@@ -148,7 +171,9 @@ struct EndToEndTests {
             #expect(Set(received).count == received.count)
             #expect(received.count == 245)
             #expect(pages.last?.isLast == true)
-            #expect(pages.flatMap(\.tweets).filter(\.isRetweet).count == expected.filter { ($0 - Self.base - 1) / 1000 % 7 == 0 }.count)
+            #expect(
+                pages.flatMap(\.tweets).filter(\.isRetweet).count
+                    == expected.filter { ($0 - Self.base - 1) / 1000 % 7 == 0 }.count)
             #expect(badSignatures.withLock { $0 } == 0)
             // 3 pages + a 429 + two 503s + one cut body = 7 requests, every one verified.
             #expect(server.requests.count == 7)
@@ -164,17 +189,24 @@ struct EndToEndTests {
         let accepted = Mutex<[Bool]>([])
         try await TestHTTPServer.withServer([
             .init("GET", "/check") { request in
-                accepted.withLock { $0.append(IndependentOAuth.verify(request, consumerSecret: "right", tokenSecret: "t")) }
+                accepted.withLock {
+                    $0.append(IndependentOAuth.verify(request, consumerSecret: "right", tokenSecret: "t"))
+                }
                 return .json("{}")
             }
         ]) { server in
             let url = server.baseURL.appendingPathComponent("check")
             for secret in ["right", "wrong"] {
-                let signer = OAuth1Signer(credentials: OAuth1Credentials(consumerKey: "k", consumerSecret: Secret(secret), token: "a", tokenSecret: Secret("t")))
+                let signer = OAuth1Signer(
+                    credentials: OAuth1Credentials(
+                        consumerKey: "k", consumerSecret: Secret(secret), token: "a", tokenSecret: Secret("t")))
                 var fields = HTTPFields()
-                fields[.authorization] = try signer.authorizationHeader(method: "GET", url: url.appending(queryItems: [URLQueryItem(name: "q", value: "a b&c")]))
+                fields[.authorization] = try signer.authorizationHeader(
+                    method: "GET", url: url.appending(queryItems: [URLQueryItem(name: "q", value: "a b&c")]))
                 _ = try await URLSessionTransport().send(
-                    TransportRequest(url: url.appending(queryItems: [URLQueryItem(name: "q", value: "a b&c")]), headerFields: fields))
+                    TransportRequest(
+                        url: url.appending(queryItems: [URLQueryItem(name: "q", value: "a b&c")]), headerFields: fields)
+                )
             }
         }
         #expect(accepted.withLock { $0 } == [true, false])

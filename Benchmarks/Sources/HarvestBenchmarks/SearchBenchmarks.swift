@@ -13,7 +13,8 @@ func runSearchBenchmarks() async throws {
     let manifest = try JSONSerialization.jsonObject(with: manifestData) as? [String: Any] ?? [:]
     for (api, directory, tag) in [(APIVersion.v2, "v2", "v2"), (.v1_1, "v1.1", "v1.1")] {
         let folder = corpusDirectory.appendingPathComponent(directory)
-        let names = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".json") }.sorted()
+        let names = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".json") }
+            .sorted()
         let pages = try names.map { try Data(contentsOf: folder.appendingPathComponent($0)) }
         let bytes = Double(pages.reduce(0) { $0 + $1.count })
 
@@ -28,7 +29,8 @@ func runSearchBenchmarks() async throws {
                 statuses += response.tweets.count
                 for tweet in response.tweets where !tweet.isRetweet && !tweet.isReply {
                     if seen.insert(tweet.id).inserted {
-                        rows.append(Row(id: tweet.id, text: tweet.text, author: tweet.authorUsername, date: tweet.createdAt))
+                        rows.append(
+                            Row(id: tweet.id, text: tweet.text, author: tweet.authorUsername, date: tweet.createdAt))
                     }
                 }
             }
@@ -42,7 +44,9 @@ func runSearchBenchmarks() async throws {
             maxID == expected["max_kept_id_str"] as? String, rows.allSatisfy({ $0.author != nil && $0.date != nil })
         else {
             throw SearchBenchmarkError(
-                description: "\(directory): \(statuses) in / \(rows.count) kept, manifest says \(expected["statuses"] ?? "?") / \(expected["kept_unique"] ?? "?")")
+                description:
+                    "\(directory): \(statuses) in / \(rows.count) kept, manifest says \(expected["statuses"] ?? "?") / \(expected["kept_unique"] ?? "?")"
+            )
         }
         let seconds = try medianSeconds { try pipeline().rows.count }
         report("search.decode.\(tag)", Double(statuses) / seconds, "tweets/s")
