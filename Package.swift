@@ -136,6 +136,13 @@ let package = Package(
                 .product(name: "InMemoryLogging", package: "swift-log"),
             ]
         ),
+        .testTarget(
+            name: "TableStorageSQLiteTests",
+            dependencies: [
+                "TableStorage", "TableStorageSQLite", "HarvestTesting",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
         // A child process the crash tests kill -9 while it writes (built with the tests).
         .executableTarget(name: "StorageCrashWorker", dependencies: ["TableStorage"], path: "Tests/StorageCrashWorker"),
 

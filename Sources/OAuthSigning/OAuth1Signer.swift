@@ -69,7 +69,7 @@ public struct NonceSource: Sendable {
 ///
 /// A signer is an immutable value and safe to share between tasks. The signing key is derived once, in
 /// `init`, so signing many requests costs little more than the HMAC itself.
-public struct OAuth1Signer: Sendable, CustomStringConvertible {
+public struct OAuth1Signer: Sendable, CustomStringConvertible, CustomReflectable {
     /// Options of the header and the base string.
     public struct Configuration: Sendable, Hashable {
         /// The signature method. The default is ``SignatureMethod/hmacSHA1``.
@@ -90,8 +90,15 @@ public struct OAuth1Signer: Sendable, CustomStringConvertible {
     public let configuration: Configuration
     private let clock: any WallClock
     private let nonce: NonceSource
-    private let key: [UInt8]
-    private let symmetricKey: SymmetricKey
+    private let key: Secret
+    private let keyed: Keyed
+
+    /// The HMAC with its key already absorbed: each signature copies it and hashes only the base string.
+    private enum Keyed: Sendable {
+        case sha1(HMAC<Insecure.SHA1>)
+        case sha256(HMAC<SHA256>)
+        case plaintext
+    }
 
     /// Creates a signer.
     ///
@@ -129,12 +136,17 @@ public struct OAuth1Signer: Sendable, CustomStringConvertible {
         self.clock = clock
         self.nonce = nonce
         // §3.4.2: key = encode(consumer secret) & encode(token secret), the "&" always present.
-        var key: [UInt8] = []
-        PercentEncoding.append(credentials.consumerSecret.revealed.utf8, to: &key)
+        var key = ByteWriter(capacity: 128)
+        key.appendPercentEncoded(credentials.consumerSecret.revealed)
         key.append(UInt8(ascii: "&"))
-        if let tokenSecret = credentials.tokenSecret { PercentEncoding.append(tokenSecret.revealed.utf8, to: &key) }
-        self.key = key
-        self.symmetricKey = SymmetricKey(data: key)
+        if let tokenSecret = credentials.tokenSecret { key.appendPercentEncoded(tokenSecret.revealed) }
+        let symmetricKey = SymmetricKey(data: UnsafeRawBufferPointer(key.bytes))
+        self.key = Secret(key.string)
+        switch configuration.signatureMethod {
+        case .hmacSHA1: keyed = .sha1(HMAC(key: symmetricKey))
+        case .hmacSHA256: keyed = .sha256(HMAC(key: symmetricKey))
+        case .plaintext: keyed = .plaintext
+        }
     }
 
     /// `OAuth1Signer(consumerKey: …, method: HMAC-SHA1)`, never a secret.
@@ -196,11 +208,10 @@ public struct OAuth1Signer: Sendable, CustomStringConvertible {
         method: String, url: String, formParameters: [(name: String, value: String)] = [],
         nonce: String, timestamp: String
     ) throws(OAuthError) -> String {
-        String(
-            decoding: try baseString(
-                method: method, url: url, formParameters: formParameters, encodedForm: nil, nonce: nonce,
-                timestamp: timestamp),
-            as: UTF8.self)
+        try baseString(
+            method: method, url: url, formParameters: formParameters, encodedForm: nil, nonce: nonce,
+            timestamp: timestamp
+        ).string
     }
 
     /// Signs a swift-http-types request in place: sets its `Authorization` header field.
@@ -229,6 +240,14 @@ public struct OAuth1Signer: Sendable, CustomStringConvertible {
         request.headerFields[.authorization] = header(signature: signature, nonce: nonce, timestamp: timestamp)
     }
 
+    /// A mirror of the public parts only: the signing key and the keyed HMAC state never show in a dump.
+    public var customMirror: Mirror {
+        Mirror(
+            self,
+            children: ["credentials": credentials, "configuration": configuration],
+            displayStyle: .struct)
+    }
+
     // MARK: - The algorithm
 
     static func timestamp(_ date: Date) -> String {
@@ -238,7 +257,7 @@ public struct OAuth1Signer: Sendable, CustomStringConvertible {
     private func baseString(
         method: String, url: String, formParameters: [(name: String, value: String)],
         encodedForm: ArraySlice<UInt8>?, nonce: String, timestamp: String
-    ) throws(OAuthError) -> [UInt8] {
+    ) throws(OAuthError) -> ByteWriter {
         if (credentials.token == nil) != (credentials.tokenSecret == nil) {
             throw OAuthError(
                 .missingTokenSecret, subject: "tokenSecret",
@@ -246,23 +265,31 @@ public struct OAuth1Signer: Sendable, CustomStringConvertible {
                     ? "a token secret was given without its token" : "the token was given without its token secret")
         }
         let target = try RequestTarget(url)
-        var parameters = ParameterList(capacity: 256 + target.query.count)
+        var parameters = ParameterList(capacity: 3 * (target.query.count + (encodedForm?.count ?? 0)) + 512)
         try parameters.addFormEncoded(target.query)
         if let encodedForm { try parameters.addFormEncoded(encodedForm) }
-        for (name, value) in formParameters { parameters.add(name: name.utf8, value: value.utf8) }
-        parameters.add(name: "oauth_consumer_key".utf8, value: credentials.consumerKey.utf8)
-        parameters.add(name: "oauth_nonce".utf8, value: nonce.utf8)
-        parameters.add(name: "oauth_signature_method".utf8, value: configuration.signatureMethod.rawValue.utf8)
-        parameters.add(name: "oauth_timestamp".utf8, value: timestamp.utf8)
-        if let token = credentials.token { parameters.add(name: "oauth_token".utf8, value: token.utf8) }
-        if configuration.includesVersion { parameters.add(name: "oauth_version".utf8, value: "1.0".utf8) }
+        for (name, value) in formParameters { parameters.add(name: name, value: value) }
+        parameters.add(name: "oauth_consumer_key", value: credentials.consumerKey)
+        parameters.add(name: "oauth_nonce", value: nonce)
+        parameters.add(name: "oauth_signature_method", value: configuration.signatureMethod.rawValue)
+        parameters.add(name: "oauth_timestamp", value: timestamp)
+        if let token = credentials.token { parameters.add(name: "oauth_token", value: token) }
+        if configuration.includesVersion { parameters.add(name: "oauth_version", value: "1.0") }
         parameters.sort()
 
-        var out: [UInt8] = []
-        out.reserveCapacity(parameters.storage.count * 2 + target.baseURI.count * 2 + 16)
-        PercentEncoding.append(method.utf8.lazy.map(Self.uppercased), to: &out)
+        var out = ByteWriter(capacity: 3 * (parameters.storage.count + target.baseURI.count + method.utf8.count) + 64)
+        for byte in method.utf8 {
+            let upper = Self.uppercased(byte)
+            if PercentEncoding.isUnreserved(upper) {
+                out.append(upper)
+            } else {
+                out.append(UInt8(ascii: "%"))
+                out.append(PercentEncoding.hexDigit(upper >> 4))
+                out.append(PercentEncoding.hexDigit(upper & 0x0F))
+            }
+        }
         out.append(UInt8(ascii: "&"))
-        PercentEncoding.append(target.baseURI, to: &out)
+        target.baseURI.withUnsafeBufferPointer { out.appendPercentEncoded($0) }
         out.append(UInt8(ascii: "&"))
         parameters.appendNormalizedReencoded(to: &out)
         return out
@@ -272,46 +299,43 @@ public struct OAuth1Signer: Sendable, CustomStringConvertible {
         method: String, url: String, formParameters: [(name: String, value: String)],
         encodedForm: ArraySlice<UInt8>?, nonce: String, timestamp: String
     ) throws(OAuthError) -> String {
-        switch configuration.signatureMethod {
+        let base = try baseString(
+            method: method, url: url, formParameters: formParameters, encodedForm: encodedForm, nonce: nonce,
+            timestamp: timestamp)
+        switch keyed {
         case .plaintext:
-            // Validates the request like the other methods, though the signature does not depend on it.
-            _ = try baseString(
-                method: method, url: url, formParameters: formParameters, encodedForm: encodedForm, nonce: nonce,
-                timestamp: timestamp)
-            return String(decoding: key, as: UTF8.self)
-        case .hmacSHA1:
-            let base = try baseString(
-                method: method, url: url, formParameters: formParameters, encodedForm: encodedForm, nonce: nonce,
-                timestamp: timestamp)
-            return Data(HMAC<Insecure.SHA1>.authenticationCode(for: base, using: symmetricKey)).base64EncodedString()
-        case .hmacSHA256:
-            let base = try baseString(
-                method: method, url: url, formParameters: formParameters, encodedForm: encodedForm, nonce: nonce,
-                timestamp: timestamp)
-            return Data(HMAC<SHA256>.authenticationCode(for: base, using: symmetricKey)).base64EncodedString()
+            return key.revealed  // §3.4.4; the request was still validated above
+        case .sha1(var hmac):
+            hmac.update(data: UnsafeRawBufferPointer(base.bytes))
+            return hmac.finalize().withUnsafeBytes { Data($0) }.base64EncodedString()
+        case .sha256(var hmac):
+            hmac.update(data: UnsafeRawBufferPointer(base.bytes))
+            return hmac.finalize().withUnsafeBytes { Data($0) }.base64EncodedString()
         }
     }
 
     private func header(signature: String, nonce: String, timestamp: String) -> String {
-        var out: [UInt8] = []
-        out.reserveCapacity(384)
-        out.append(contentsOf: "OAuth ".utf8)
-        func field(_ name: String, _ value: some Sequence<UInt8>, first: Bool = false) {
-            if !first { out.append(contentsOf: ", ".utf8) }
-            out.append(contentsOf: name.utf8)
-            out.append(contentsOf: "=\"".utf8)
-            PercentEncoding.append(value, to: &out)
-            out.append(UInt8(ascii: "\""))
+        var out = ByteWriter(capacity: 512)
+        out.append("OAuth ")
+        if let realm = configuration.realm {
+            Self.field(&out, "realm=\"", realm)
+            out.append(", ")
         }
-        if let realm = configuration.realm { field("realm", realm.utf8, first: true) }
-        field("oauth_consumer_key", credentials.consumerKey.utf8, first: configuration.realm == nil)
-        field("oauth_nonce", nonce.utf8)
-        field("oauth_signature", signature.utf8)
-        field("oauth_signature_method", configuration.signatureMethod.rawValue.utf8)
-        field("oauth_timestamp", timestamp.utf8)
-        if let token = credentials.token { field("oauth_token", token.utf8) }
-        if configuration.includesVersion { field("oauth_version", "1.0".utf8) }
-        return String(decoding: out, as: UTF8.self)
+        Self.field(&out, "oauth_consumer_key=\"", credentials.consumerKey)
+        Self.field(&out, ", oauth_nonce=\"", nonce)
+        Self.field(&out, ", oauth_signature=\"", signature)
+        Self.field(&out, ", oauth_signature_method=\"", configuration.signatureMethod.rawValue)
+        Self.field(&out, ", oauth_timestamp=\"", timestamp)
+        if let token = credentials.token { Self.field(&out, ", oauth_token=\"", token) }
+        if configuration.includesVersion { out.append(", oauth_version=\"1.0\"") }
+        return out.string
+    }
+
+    @inline(__always)
+    private static func field(_ out: inout ByteWriter, _ prefix: StaticString, _ value: String) {
+        out.append(prefix)
+        out.appendPercentEncoded(value)
+        out.append(UInt8(ascii: "\""))
     }
 
     @inline(__always)

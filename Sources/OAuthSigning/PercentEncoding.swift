@@ -11,10 +11,9 @@ public enum PercentEncoding {
     /// - Parameter text: Any string; it is encoded as UTF-8 first.
     /// - Returns: The encoded text, which contains only unreserved characters and `%XX` triplets.
     public static func encode(_ text: String) -> String {
-        var out: [UInt8] = []
-        out.reserveCapacity(text.utf8.count * 3)
-        append(text.utf8, to: &out)
-        return String(decoding: out, as: UTF8.self)
+        var out = ByteWriter(capacity: text.utf8.count * 3)
+        out.appendPercentEncoded(text)
+        return out.string
     }
 
     /// Decodes `application/x-www-form-urlencoded` text (`+` is a space, `%XX` a byte), as RFC 5849
@@ -24,9 +23,9 @@ public enum PercentEncoding {
     /// - Returns: The decoded bytes as a string; invalid UTF-8 is replaced with U+FFFD.
     /// - Throws: ``OAuthError/Code/invalidPercentEncoding`` when a `%` is not followed by two hex digits.
     public static func formDecode(_ text: String) throws(OAuthError) -> String {
-        var out: [UInt8] = []
+        var out = ByteWriter(capacity: text.utf8.count)
         try appendFormDecoded(Array(text.utf8)[...], to: &out)
-        return String(decoding: out, as: UTF8.self)
+        return out.string
     }
 
     @inline(__always)
@@ -46,35 +45,6 @@ public enum PercentEncoding {
         nibble < 10 ? nibble &+ UInt8(ascii: "0") : nibble &+ (UInt8(ascii: "A") &- 10)
     }
 
-    /// Appends the §3.6 encoding of `bytes` to `out`.
-    @inline(__always)
-    static func append(_ bytes: some Sequence<UInt8>, to out: inout [UInt8]) {
-        for byte in bytes {
-            if isUnreserved(byte) {
-                out.append(byte)
-            } else {
-                out.append(UInt8(ascii: "%"))
-                out.append(hexDigit(byte >> 4))
-                out.append(hexDigit(byte & 0x0F))
-            }
-        }
-    }
-
-    /// Appends `bytes`, which are already §3.6-encoded, encoded once more. Encoded text holds only
-    /// unreserved bytes and `%`, so only `%` changes (to `%25`).
-    @inline(__always)
-    static func appendReencoded(_ bytes: ArraySlice<UInt8>, to out: inout [UInt8]) {
-        for byte in bytes {
-            if byte == UInt8(ascii: "%") {
-                out.append(UInt8(ascii: "%"))
-                out.append(UInt8(ascii: "2"))
-                out.append(UInt8(ascii: "5"))
-            } else {
-                out.append(byte)
-            }
-        }
-    }
-
     private static func hexValue(_ byte: UInt8) -> UInt8? {
         switch byte {
         case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
@@ -85,7 +55,7 @@ public enum PercentEncoding {
     }
 
     /// Appends the form-decoding of `bytes` to `out`.
-    static func appendFormDecoded(_ bytes: ArraySlice<UInt8>, to out: inout [UInt8]) throws(OAuthError) {
+    static func appendFormDecoded(_ bytes: ArraySlice<UInt8>, to out: inout ByteWriter) throws(OAuthError) {
         var index = bytes.startIndex
         while index < bytes.endIndex {
             let byte = bytes[index]

@@ -15,15 +15,16 @@ struct RequestTarget {
         guard let colon = bytes.firstIndex(of: UInt8(ascii: ":")), colon > 0 else {
             throw invalid("the URL has no scheme (expected https://host/path)")
         }
-        var scheme = bytes[..<colon].map(Self.lowercased)
-        guard scheme == Array("https".utf8) || scheme == Array("http".utf8) else {
+        let scheme = bytes[..<colon]
+        let isHTTPS = Self.equalsLowercased(scheme, "https")
+        guard isHTTPS || Self.equalsLowercased(scheme, "http") else {
             throw invalid("the scheme must be http or https")
         }
         let afterColon = colon + 1
         guard bytes.count >= afterColon + 2, bytes[afterColon] == UInt8(ascii: "/"),
             bytes[afterColon + 1] == UInt8(ascii: "/")
         else {
-            throw invalid("the URL has no host (expected \(String(decoding: scheme, as: UTF8.self))://host/path)")
+            throw invalid("the URL has no host (expected \(isHTTPS ? "https" : "http")://host/path)")
         }
         let authorityStart = afterColon + 2
         var authorityEnd = authorityStart
@@ -57,31 +58,40 @@ struct RequestTarget {
         while pathEnd < bytes.count, bytes[pathEnd] != UInt8(ascii: "?"), bytes[pathEnd] != UInt8(ascii: "#") {
             pathEnd += 1
         }
-        var queryEnd = pathEnd
         if pathEnd < bytes.count, bytes[pathEnd] == UInt8(ascii: "?") {
-            queryEnd = bytes[(pathEnd + 1)...].firstIndex(of: UInt8(ascii: "#")) ?? bytes.count
+            let queryEnd = bytes[(pathEnd + 1)...].firstIndex(of: UInt8(ascii: "#")) ?? bytes.count
             query = bytes[(pathEnd + 1)..<queryEnd]
         } else {
             query = []
         }
 
-        // Drop leading zeros of the port, and the port itself when it is the scheme's default.
+        // Leading zeros of the port go; so does the port itself when it is the scheme's default.
         while port.count > 1, port.first == UInt8(ascii: "0") { port = port.dropFirst() }
-        let isDefaultPort =
-            port.isEmpty || (scheme == Array("http".utf8) && port.elementsEqual("80".utf8))
-            || (scheme == Array("https".utf8) && port.elementsEqual("443".utf8))
-        scheme.append(contentsOf: "://".utf8)
-        baseURI = scheme
-        baseURI.append(contentsOf: bytes[hostStart..<hostEnd].lazy.map(Self.lowercased))
+        let isDefaultPort = port.isEmpty || port.elementsEqual((isHTTPS ? "443" : "80").utf8)
+        var uri: [UInt8] = []
+        uri.reserveCapacity(pathEnd - colon + 8)
+        uri.append(contentsOf: (isHTTPS ? "https://" : "http://").utf8)
+        for byte in bytes[hostStart..<hostEnd] { uri.append(Self.lowercased(byte)) }
         if !isDefaultPort {
-            baseURI.append(UInt8(ascii: ":"))
-            baseURI.append(contentsOf: port)
+            uri.append(UInt8(ascii: ":"))
+            uri.append(contentsOf: port)
         }
         if authorityEnd == pathEnd {
-            baseURI.append(UInt8(ascii: "/"))
+            uri.append(UInt8(ascii: "/"))
         } else {
-            baseURI.append(contentsOf: bytes[authorityEnd..<pathEnd])
+            uri.append(contentsOf: bytes[authorityEnd..<pathEnd])
         }
+        baseURI = uri
+    }
+
+    private static func equalsLowercased(_ bytes: ArraySlice<UInt8>, _ lower: StaticString) -> Bool {
+        guard bytes.count == lower.utf8CodeUnitCount else { return false }
+        var index = 0
+        for byte in bytes {
+            if lowercased(byte) != lower.utf8Start[index] { return false }
+            index += 1
+        }
+        return true
     }
 
     @inline(__always)
@@ -92,23 +102,39 @@ struct RequestTarget {
 
 /// The request parameters of RFC 5849 §3.4.1.3, each name and value already §3.6-encoded, held in one
 /// byte buffer so that collecting and sorting them allocates almost nothing.
-struct ParameterList {
-    private(set) var storage: [UInt8] = []
-    private(set) var entries: [(name: Range<Int>, value: Range<Int>)] = []
-    private var scratch: [UInt8] = []
+struct ParameterList: ~Copyable {
+    private(set) var storage: ByteWriter
+    /// One parameter: where its encoded name and value are in ``storage``.
+    struct Entry {
+        var name: Range<Int>
+        var value: Range<Int>
+    }
+
+    private(set) var entries: [Entry] = []
+    private var scratch: ByteWriter
 
     init(capacity: Int) {
-        storage.reserveCapacity(capacity)
-        entries.reserveCapacity(12)
+        storage = ByteWriter(capacity: capacity)
+        scratch = ByteWriter(capacity: 64)
+        entries.reserveCapacity(16)
     }
 
     /// Adds a parameter given as plain (decoded) text.
-    mutating func add(name: some Sequence<UInt8>, value: some Sequence<UInt8>) {
+    mutating func add(name: StaticString, value: String) {
         let nameStart = storage.count
-        PercentEncoding.append(name, to: &storage)
+        storage.append(name)  // the oauth_ names are unreserved already
         let valueStart = storage.count
-        PercentEncoding.append(value, to: &storage)
-        entries.append((nameStart..<valueStart, valueStart..<storage.count))
+        storage.appendPercentEncoded(value)
+        entries.append(Entry(name: nameStart..<valueStart, value: valueStart..<storage.count))
+    }
+
+    /// Adds a parameter given as plain (decoded) text.
+    mutating func add(name: String, value: String) {
+        let nameStart = storage.count
+        storage.appendPercentEncoded(name)
+        let valueStart = storage.count
+        storage.appendPercentEncoded(value)
+        entries.append(Entry(name: nameStart..<valueStart, value: valueStart..<storage.count))
     }
 
     /// Adds the parameters of a form-encoded string (a query or a body): `&`-separated `name=value`
@@ -122,43 +148,44 @@ struct ParameterList {
             start = end + 1
             if pair.isEmpty { continue }
             let equals = pair.firstIndex(of: UInt8(ascii: "=")) ?? pair.endIndex
-            scratch.removeAll(keepingCapacity: true)
+            scratch.removeAll()
             try PercentEncoding.appendFormDecoded(pair[..<equals], to: &scratch)
-            if scratch.elementsEqual("oauth_signature".utf8) { continue }
+            if scratch.bytes.elementsEqual("oauth_signature".utf8) { continue }
             let nameStart = storage.count
-            PercentEncoding.append(scratch, to: &storage)
+            storage.appendPercentEncoded(scratch.bytes)
             let valueStart = storage.count
             if equals < pair.endIndex {
-                scratch.removeAll(keepingCapacity: true)
+                scratch.removeAll()
                 try PercentEncoding.appendFormDecoded(pair[(equals + 1)...], to: &scratch)
-                PercentEncoding.append(scratch, to: &storage)
+                storage.appendPercentEncoded(scratch.bytes)
             }
-            entries.append((nameStart..<valueStart, valueStart..<storage.count))
+            entries.append(Entry(name: nameStart..<valueStart, value: valueStart..<storage.count))
         }
     }
 
     /// Sorts by encoded name, then encoded value, in byte order (§3.4.1.3.2); repeated names stay.
     mutating func sort() {
-        storage.withUnsafeBufferPointer { buffer in
-            func less(_ a: Range<Int>, _ b: Range<Int>) -> Int32 {
-                let common = min(a.count, b.count)
-                let order = common == 0 ? 0 : memcmp(buffer.baseAddress! + a.lowerBound, buffer.baseAddress! + b.lowerBound, common)
-                return order != 0 ? order : Int32(a.count) - Int32(b.count)
-            }
-            entries.sort { lhs, rhs in
-                let byName = less(lhs.name, rhs.name)
-                return byName != 0 ? byName < 0 : less(lhs.value, rhs.value) < 0
-            }
+        let base = storage.base
+        func compare(_ a: Range<Int>, _ b: Range<Int>) -> Int32 {
+            let common = Swift.min(a.count, b.count)
+            let order = common == 0 ? 0 : memcmp(base + a.lowerBound, base + b.lowerBound, common)
+            return order != 0 ? order : Int32(a.count) - Int32(b.count)
+        }
+        entries.sort { lhs, rhs in
+            let byName = compare(lhs.name, rhs.name)
+            return byName != 0 ? byName < 0 : compare(lhs.value, rhs.value) < 0
         }
     }
 
     /// Appends the normalised parameter string (§3.4.1.3.2), encoded once more for the base string.
-    func appendNormalizedReencoded(to out: inout [UInt8]) {
+    func appendNormalizedReencoded(to out: inout ByteWriter) {
+        let bytes = storage.bytes
+        out.reserve(bytes.count * 3 + entries.count * 6)
         for (index, entry) in entries.enumerated() {
-            if index > 0 { out.append(contentsOf: "%26".utf8) }
-            PercentEncoding.appendReencoded(storage[entry.name], to: &out)
-            out.append(contentsOf: "%3D".utf8)
-            PercentEncoding.appendReencoded(storage[entry.value], to: &out)
+            if index > 0 { out.append("%26") }
+            out.appendReencoded(UnsafeBufferPointer(rebasing: bytes[entry.name]))
+            out.append("%3D")
+            out.appendReencoded(UnsafeBufferPointer(rebasing: bytes[entry.value]))
         }
     }
 }

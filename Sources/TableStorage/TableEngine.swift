@@ -179,7 +179,10 @@ package struct TableEngine<Payload: Sendable>: Sendable {
         let limit = query.take.map { query.skip + $0 } ?? Int.max
         if limit == 0 { return [] }
         var result: [(row: Int, record: Record)]
-        if let first = query.order.first, let index = indexes[first.column] {
+        // Walk the order's index unless the filter pins a narrower index range to sort instead.
+        let filterRange = query.filter.flatMap(indexRange)
+        let preferFilter = filterRange.map { query.take == nil || $0.positions.count <= 64 * limit } ?? false
+        if !preferFilter, let first = query.order.first, let index = indexes[first.column] {
             result = try walk(index, ascending: first.ascending, query: query, limit: limit, load: load)
         } else {
             result = []

@@ -1,7 +1,11 @@
 // A child process for TableStorageTests: it writes to a FileTableStore until it is killed, or holds one open.
 //
-//   StorageCrashWorker write DIR SEED   appends batches to the table "Log" forever; after each insert returns
-//                                       it prints "ack BATCH SIZE" (the batch is then committed and durable)
+//   StorageCrashWorker write DIR [chunked]
+//                                       appends eight batches to the table "Log", then waits to be killed; after each insert returns
+//                                       it prints "ack BATCH SIZE" (the batch is then committed and durable).
+//                                       With "chunked", each write(2) carries at most 97 bytes, so that a kill
+//                                       lands inside a batch's bytes (one pwrite of a whole batch is never torn
+//                                       by kill -9 on Linux, only by a power loss).
 //   StorageCrashWorker hold DIR         opens the store, prints "locked", and keeps it open until stdin closes
 import Foundation
 import TableStorage
@@ -23,12 +27,22 @@ func rows(batch: Int64, size: Int) -> [Record] {
 
 let arguments = CommandLine.arguments
 guard arguments.count >= 3 else {
-    FileHandle.standardError.write(Data("usage: StorageCrashWorker write DIR SEED | hold DIR\n".utf8))
+    FileHandle.standardError.write(Data("usage: StorageCrashWorker write DIR [chunked] | hold DIR\n".utf8))
     exit(2)
 }
 let directory = URL(fileURLWithPath: arguments[2])
 do {
-    let store = try await FileTableStore(directory: directory)
+    var configuration = FileTableStore.Configuration()
+    if arguments.count > 3, arguments[3] == "chunked" {
+        let system = FileIO.system
+        configuration.io = FileIO(
+            write: { descriptor, bytes, offset in
+                usleep(50)  // spread a batch's bytes over time, so that a kill often lands inside them
+                return system.write(descriptor, UnsafeRawBufferPointer(rebasing: bytes.prefix(97)), offset)
+            },
+            sync: system.sync)
+    }
+    let store = try await FileTableStore(directory: directory, configuration: configuration)
     switch arguments[1] {
     case "hold":
         say("locked")
@@ -41,12 +55,14 @@ do {
             return nil
         } ?? 0
         say("ready \(batch)")
-        while true {
+        // A bounded number of batches, so a parent slow to kill does not grow the log without end; then wait.
+        for _ in 0..<8 {
             let size = Int.random(in: 1...120, using: &generator)
             _ = try await store.insert(rows(batch: batch, size: size), into: "Log", onConflict: .fail)
             say("ack \(batch) \(size)")
             batch += 1
         }
+        _ = FileHandle.standardInput.readDataToEndOfFile()
     default:
         exit(2)
     }

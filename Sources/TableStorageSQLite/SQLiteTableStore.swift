@@ -1,0 +1,325 @@
+import Foundation
+import GRDB
+import Logging
+import Synchronization
+import TableStorage
+
+/// A ``TableStorage/TableStore`` in one SQLite database, on GRDB.
+///
+/// - The database is a GRDB `DatabasePool` in WAL mode with `synchronous = FULL`: a batch is one transaction,
+///   durable when the call returns, and readers never wait for the writer.
+/// - Each table is a real SQLite table. The unique key is a `UNIQUE` constraint, each index a `CREATE INDEX`.
+///   The dynamic schema adds a column (`ALTER TABLE … ADD COLUMN`) the first time a value appears in it, with a
+///   declared type from its ``TableStorage/ValueType``: `INTEGER` for int and bool (0 or 1), `REAL` for
+///   double and date (seconds since 2001-01-01, Foundation's reference date), `TEXT` for string. The table
+///   `_th_tables` holds each definition and its column types.
+/// - Queries become SQL with bound arguments only; identifiers are quoted. Equality is null-safe (`IS`), and
+///   every other comparison is false for a row without the column, as in the other stores.
+///
+/// ```swift
+/// let store = try SQLiteTableStore(path: "/var/lib/harvest/tweets.sqlite")
+/// ```
+public final class SQLiteTableStore: TableStore, Sendable {
+    private let pool: DatabasePool
+    private let schemas: Mutex<[String: TableSchema]>
+    private let logger: Logger
+    /// The database file.
+    public let path: String
+
+    /// Opens (or creates) the database at `path`.
+    ///
+    /// - Throws: ``TableStorage/StorageError``: ``TableStorage/StorageError/Code/readOnly`` when the file cannot be
+    ///   created or written, ``TableStorage/StorageError/Code/malformedStore`` when it is not a database.
+    public init(path: String, logger: Logger = .current) throws {
+        self.path = path
+        self.logger = logger
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(5)
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        do {
+            pool = try DatabasePool(path: path, configuration: configuration)
+            let loaded = try pool.write { db -> [String: TableSchema] in
+                try db.execute(
+                    sql: "CREATE TABLE IF NOT EXISTS _th_tables (name TEXT PRIMARY KEY, definition TEXT NOT NULL, types TEXT NOT NULL)")
+                var result: [String: TableSchema] = [:]
+                for row in try Row.fetchAll(db, sql: "SELECT name, definition, types FROM _th_tables") {
+                    let definition = try JSONDecoder().decode(TableStorage.TableDefinition.self, from: Data((row["definition"] as String).utf8))
+                    let types = try JSONDecoder().decode([String: ValueType].self, from: Data((row["types"] as String).utf8))
+                    var schema = try TableSchema(definition)
+                    Self.establish(types, in: &schema)
+                    result[definition.name] = schema
+                }
+                return result
+            }
+            schemas = Mutex(loaded)
+        } catch {
+            throw Self.storageError(error, file: path)
+        }
+    }
+
+    private static func establish(_ types: [String: ValueType], in schema: inout TableSchema) {
+        for (column, type) in types {
+            schema.types[column] = type
+            schema.untypedColumns.remove(column)
+        }
+    }
+
+    // MARK: Errors
+
+    /// A ``StorageError`` for an error GRDB threw.
+    static func storageError(_ error: any Error, file: String, table: String? = nil) -> StorageError {
+        if let error = error as? StorageError { return error }
+        guard let error = error as? DatabaseError else {
+            return StorageError(.io, table: table, file: file, message: String(describing: error))
+        }
+        let message = error.message ?? "\(error.resultCode)"
+        switch error.resultCode {
+        case .SQLITE_FULL: return StorageError(.diskFull, table: table, file: file, message: message)
+        case .SQLITE_READONLY, .SQLITE_PERM, .SQLITE_CANTOPEN, .SQLITE_AUTH:
+            return StorageError(.readOnly, table: table, file: file, message: message)
+        case .SQLITE_BUSY, .SQLITE_LOCKED: return StorageError(.locked, table: table, file: file, message: message)
+        case .SQLITE_CORRUPT, .SQLITE_NOTADB: return StorageError(.malformedStore, table: table, file: file, message: message)
+        case .SQLITE_CONSTRAINT where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE:
+            return StorageError(.duplicateKey, table: table, message: message)
+        default: return StorageError(.io, table: table, file: file, message: message)
+        }
+    }
+
+    private func run<T>(table: String?, _ body: () throws -> T) throws(StorageError) -> T {
+        do {
+            return try body()
+        } catch {
+            throw Self.storageError(error, file: path, table: table)
+        }
+    }
+
+    private func schema(_ table: String) throws(StorageError) -> TableSchema {
+        guard let schema = schemas.withLock({ $0[table] }) else { throw StorageError(.missingTable, table: table) }
+        return schema
+    }
+
+    // MARK: Schema
+
+    /// See ``TableStorage/TableStore/createTable(_:)``.
+    public func createTable(_ definition: TableStorage.TableDefinition) async throws {
+        if let existing = schemas.withLock({ $0[definition.name] }) {
+            guard existing.isSameDefinition(as: definition) else {
+                throw StorageError(.conflictingDefinition, table: definition.name)
+            }
+            return
+        }
+        let schema = try TableSchema(definition)
+        try run(table: definition.name) {
+            try pool.write { db in
+                var columns = ["_th_rowid INTEGER PRIMARY KEY"]
+                for column in Set(definition.indexedColumns).union(definition.columns.keys).sorted() {
+                    var text = SQL.quote(column) + (definition.columns[column].map { " " + SQL.type($0) } ?? "")
+                    if column == definition.uniqueKey { text += " UNIQUE" }
+                    columns.append(text)
+                }
+                try db.execute(sql: "CREATE TABLE \(SQL.quote(definition.name)) (\(columns.joined(separator: ", ")))")
+                for column in definition.indexes where column != definition.uniqueKey {
+                    try db.execute(
+                        sql: "CREATE INDEX \(SQL.quote("th_" + definition.name + "_" + column)) ON "
+                            + "\(SQL.quote(definition.name)) (\(SQL.quote(column)))")
+                }
+                try Self.saveSchema(schema, db)
+            }
+        }
+        schemas.withLock { $0[definition.name] = schema }
+    }
+
+    private static func saveSchema(_ schema: TableSchema, _ db: Database) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        try db.execute(
+            sql: "INSERT OR REPLACE INTO _th_tables (name, definition, types) VALUES (?, ?, ?)",
+            arguments: [
+                schema.definition.name, String(decoding: try encoder.encode(schema.definition), as: UTF8.self),
+                String(decoding: try encoder.encode(schema.types), as: UTF8.self),
+            ])
+    }
+
+    /// Adds the columns `new` has and `old` lacks, and records the types.
+    private static func migrate(from old: TableSchema, to new: TableSchema, _ db: Database) throws {
+        guard new.types != old.types else { return }
+        let table = SQL.quote(new.definition.name)
+        for (column, type) in new.types.sorted(by: { $0.key < $1.key }) where old.types[column] == nil {
+            if !old.untypedColumns.contains(column) {
+                try db.execute(sql: "ALTER TABLE \(table) ADD COLUMN \(SQL.quote(column)) \(SQL.type(type))")
+            }
+        }
+        try saveSchema(new, db)
+    }
+
+    /// See ``TableStorage/TableStore/definition(of:)``.
+    public func definition(of table: String) async throws -> TableStorage.TableDefinition {
+        try schema(table).describedDefinition
+    }
+
+    /// See ``TableStorage/TableStore/tableNames()``.
+    public func tableNames() async throws -> [String] {
+        schemas.withLock { $0.keys.sorted() }
+    }
+
+    // MARK: Writing
+
+    /// See ``TableStorage/TableStore/insert(_:into:onConflict:)``.
+    public func insert(_ rows: [TableStorage.Record], into table: String, onConflict: ConflictPolicy) async throws -> InsertSummary {
+        let old = try schema(table)
+        var new = old
+        for (index, row) in rows.enumerated() { try new.admit(row, row: index) }
+        guard !rows.isEmpty else { return InsertSummary() }
+        let schema = new
+        let summary = try run(table: table) {
+            try pool.write { db -> InsertSummary in
+                try Self.migrate(from: old, to: schema, db)
+                return try Self.insertRows(rows, into: schema, policy: onConflict, db)
+            }
+        }
+        schemas.withLock { $0[table] = schema }
+        return summary
+    }
+
+    private static func insertRows(_ rows: [TableStorage.Record], into schema: TableSchema, policy: ConflictPolicy, _ db: Database)
+        throws -> InsertSummary
+    {
+        let table = SQL.quote(schema.definition.name)
+        let key = schema.definition.uniqueKey
+        var summary = InsertSummary()
+        summary.inserted.reserveCapacity(rows.count)
+        var statements: [[String]: Statement] = [:]
+        for (index, row) in rows.enumerated() {
+            let columns = row.fields.keys.sorted()
+            let statement: Statement
+            if let cached = statements[columns] {
+                statement = cached
+            } else {
+                let names = columns.map(SQL.quote).joined(separator: ", ")
+                let marks = Array(repeating: "?", count: columns.count).joined(separator: ", ")
+                statement = try db.cachedStatement(sql: "INSERT OR IGNORE INTO \(table) (\(names)) VALUES (\(marks))")
+                statements[columns] = statement
+            }
+            let arguments = StatementArguments(columns.map { SQL.databaseValue(row.fields[$0] ?? .null) })
+            try statement.execute(arguments: arguments)
+            if db.changesCount == 1 {
+                summary.inserted.append(index)
+                continue
+            }
+            summary.duplicates.append(index)
+            guard let key, let keyValue = row[key] else { continue }
+            switch policy {
+            case .ignore:
+                break
+            case .fail:
+                throw StorageError(
+                    .duplicateKey, table: schema.definition.name, column: key, row: index,
+                    message: "value \(keyValue) is already present")
+            case .replace:
+                try db.execute(
+                    sql: "DELETE FROM \(table) WHERE \(SQL.quote(key)) = ?", arguments: [SQL.databaseValue(keyValue)])
+                try statement.execute(arguments: arguments)
+            }
+        }
+        return summary
+    }
+
+    /// See ``TableStorage/TableStore/update(_:set:)``.
+    public func update(_ query: Query, set changes: [String: Value]) async throws -> Int {
+        let old = try schema(query.table)
+        try old.validate(query)
+        var new = old
+        for (column, value) in changes { try new.admit(value, in: column, row: nil) }
+        guard !changes.isEmpty else { return try await count(Query(query.table, filter: query.filter)) }
+        let schema = new
+        let count = try run(table: query.table) {
+            try pool.write { db -> Int in
+                try Self.migrate(from: old, to: schema, db)
+                var sql = SQL(schema: schema)
+                let selection = try sql.selection(query)
+                if let key = schema.definition.uniqueKey, let value = changes[key], value.isNull {
+                    let matching = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM (\(selection))", arguments: sql.arguments) ?? 0
+                    if matching > 0 { throw StorageError(.missingUniqueKey, table: query.table, column: key) }
+                }
+                let assignments = changes.keys.sorted()
+                var arguments = StatementArguments(assignments.map { SQL.databaseValue(changes[$0] ?? .null) })
+                arguments += sql.arguments
+                try db.execute(
+                    sql: "UPDATE \(SQL.quote(query.table)) SET "
+                        + assignments.map { "\(SQL.quote($0)) = ?" }.joined(separator: ", ")
+                        + " WHERE _th_rowid IN (\(selection))",
+                    arguments: arguments)
+                return db.changesCount
+            }
+        }
+        schemas.withLock { $0[query.table] = schema }
+        return count
+    }
+
+    /// See ``TableStorage/TableStore/delete(_:)``.
+    public func delete(_ query: Query) async throws -> Int {
+        let schema = try schema(query.table)
+        try schema.validate(query)
+        return try run(table: query.table) {
+            try pool.write { db -> Int in
+                var sql = SQL(schema: schema)
+                let selection = try sql.selection(query)
+                try db.execute(
+                    sql: "DELETE FROM \(SQL.quote(query.table)) WHERE _th_rowid IN (\(selection))", arguments: sql.arguments)
+                return db.changesCount
+            }
+        }
+    }
+
+    // MARK: Reading
+
+    /// See ``TableStorage/TableStore/read(_:)``.
+    public func read(_ query: Query) async throws -> [TableStorage.Record] {
+        let schema = try schema(query.table)
+        try schema.validate(query)
+        let columns = (query.select ?? schema.types.keys.sorted()).filter { schema.types[$0] != nil }
+        return try run(table: query.table) {
+            try pool.read { db in
+                var sql = SQL(schema: schema)
+                let text = try sql.select(columns, query)
+                return try Row.fetchAll(db, sql: text, arguments: sql.arguments).map { SQL.record($0, columns, schema) }
+            }
+        }
+    }
+
+    /// See ``TableStorage/TableStore/count(_:)``.
+    public func count(_ query: Query) async throws -> Int {
+        let schema = try schema(query.table)
+        try schema.validate(query)
+        return try run(table: query.table) {
+            try pool.read { db in
+                var sql = SQL(schema: schema)
+                let condition = try sql.condition(query.filter)
+                return try Int.fetchOne(
+                    db, sql: "SELECT COUNT(*) FROM \(SQL.quote(query.table)) WHERE \(condition)", arguments: sql.arguments)
+                    ?? 0
+            }
+        }
+    }
+
+    /// See ``TableStorage/TableStore/newest(in:by:)``. Answered by SQLite from the column's index.
+    public func newest(in table: String, by column: String) async throws -> TableStorage.Record? {
+        let schema = try schema(table)
+        guard schema.definition.indexedColumns.contains(column) else {
+            throw StorageError(schema.knows(column) ? .notIndexed : .unknownColumn, table: table, column: column)
+        }
+        let columns = schema.types.keys.sorted()
+        guard !columns.isEmpty else { return nil }
+        let list = columns.map(SQL.quote).joined(separator: ", ")
+        let sql =
+            "SELECT \(list) FROM \(SQL.quote(table)) WHERE \(SQL.quote(column)) IS NOT NULL "
+            + "ORDER BY \(SQL.quote(column)) DESC, _th_rowid DESC LIMIT 1"
+        return try run(table: table) {
+            try pool.read { db in
+                try Row.fetchOne(db.cachedStatement(sql: sql)).map { SQL.record($0, columns, schema) }
+            }
+        }
+    }
+}
