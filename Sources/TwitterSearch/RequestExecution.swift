@@ -64,7 +64,9 @@ extension SearchClient {
                 }
             case 429:
                 rateLimitWaits += 1
-                let reset = rateLimit?.reset
+                // `x-rate-limit-reset`, else a `Retry-After` in seconds (as some proxies send), else the default.
+                let retryAfter = response.headerFields[.retryAfter].flatMap { TimeInterval($0) }
+                let reset = rateLimit?.reset ?? retryAfter.map { clock.now.addingTimeInterval($0) }
                 guard rateLimitWaits <= policy.maxRateLimitRetries else {
                     var failure = responseError(response, sinceID: sinceID, isTokenRequest: isTokenRequest)
                     failure.rateLimitReset = reset

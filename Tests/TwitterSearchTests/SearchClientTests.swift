@@ -196,6 +196,20 @@ struct SearchClientTests {
                 == .rateLimitWait(until: Date(timeIntervalSince1970: 1_700_000_061), reason: "429 too many requests"))
     }
 
+    @Test("a 429 with only Retry-After waits that many seconds")
+    func honoursRetryAfter() async throws {
+        let clock = ManualClock(now: Self.start)
+        let transport = MockTransport([
+            .status(429, headers: ["retry-after": "12"]), .json(v2Page([(5, "a", [])], next: nil)),
+        ])
+        let client = try Self.client(transport, clock: clock)
+        async let tweets = client.search(SearchQuery("x"))
+        await clock.waitForSleepers(1)
+        #expect(clock.nextSleeperDeadline == Self.start.addingTimeInterval(13))
+        clock.advance(by: .seconds(13))
+        #expect(try await tweets.map(\.id) == [5])
+    }
+
     @Test("rate-limit waits are clamped: never negative, never beyond the maximum")
     func clampsRateLimitWaits() {
         var policy = RequestPolicy()
