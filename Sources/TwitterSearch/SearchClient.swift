@@ -184,13 +184,14 @@ public struct SearchPages: AsyncSequence, Sendable {
             let untilID = query.untilID ?? .max
             let tweets = response.tweets.filter { $0.id > sinceID && $0.id < untilID && seen.insert($0.id).inserted }
             let reachedSince = query.sinceID != nil && (response.oldestID ?? .max) <= sinceID
-            var isLast = response.tweets.isEmpty || reachedSince
+            var isLast = reachedSince
             switch api {
             case .v2:
+                // v2 may send an empty page that still has a next_token: only the token decides.
                 if response.nextToken == nil || response.nextToken == nextToken { isLast = true }
                 nextToken = response.nextToken
             case .v1_1:
-                if response.hasSearchMetadata, response.nextResults == nil { isLast = true }
+                if response.tweets.isEmpty || (response.hasSearchMetadata && response.nextResults == nil) { isLast = true }
                 let next = (response.oldestID ?? 0) &- 1
                 if (response.oldestID ?? 0) == 0 || (maxID.map { next >= $0 } ?? false) { isLast = true }
                 maxID = next

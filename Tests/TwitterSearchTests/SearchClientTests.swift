@@ -110,6 +110,16 @@ struct SearchClientTests {
         #expect(Self.query(v1.requests[0])["max_id"] == "99")
     }
 
+    @Test("an empty v2 page that still has a next_token does not end the walk")
+    func followsTokenPastEmptyPage() async throws {
+        let transport = MockTransport([
+            .json(v2Page([(30, "c", [])], next: "t1")), .json(v2Page([], next: "t2")),
+            .json(v2Page([(10, "a", [])], next: nil)),
+        ])
+        #expect(try await Self.client(transport).search(SearchQuery("x")).map(\.id) == [30, 10])
+        #expect(transport.requests.count == 3)
+    }
+
     @Test("a tweet repeated on a later page is returned once")
     func dedupesAcrossPages() async throws {
         let transport = MockTransport([
