@@ -191,7 +191,9 @@ public struct SearchPages: AsyncSequence, Sendable {
                 if response.nextToken == nil || response.nextToken == nextToken { isLast = true }
                 nextToken = response.nextToken
             case .v1_1:
-                if response.tweets.isEmpty || (response.hasSearchMetadata && response.nextResults == nil) { isLast = true }
+                if response.tweets.isEmpty || (response.hasSearchMetadata && response.nextResults == nil) {
+                    isLast = true
+                }
                 let next = (response.oldestID ?? 0) &- 1
                 if (response.oldestID ?? 0) == 0 || (maxID.map { next >= $0 } ?? false) { isLast = true }
                 maxID = next
