@@ -110,6 +110,11 @@ public struct SearchClient: Sendable {
         SearchPages(client: self, query: query)
     }
 
+    /// The rate-limit state of the most recent response that reported one, or `nil` before any did.
+    public var lastRateLimit: RateLimit? {
+        get async { await gate.rateLimit }
+    }
+
     /// Every tweet for `query`, newest first: all of ``pages(_:)`` collected.
     ///
     /// - Throws: ``SearchError``, or `CancellationError`.

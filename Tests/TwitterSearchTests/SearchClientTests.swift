@@ -201,6 +201,7 @@ struct SearchClientTests {
             result.first?.rateLimit
                 == RateLimit(limit: 450, remaining: 449, reset: Date(timeIntervalSince1970: 1_700_000_960)))
         #expect(transport.requests.count == 2)
+        #expect(await client.lastRateLimit?.remaining == 449)
         #expect(
             events.withLock { $0 }.first
                 == .rateLimitWait(until: Date(timeIntervalSince1970: 1_700_000_061), reason: "429 too many requests"))
