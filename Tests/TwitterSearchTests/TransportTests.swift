@@ -133,7 +133,7 @@ struct TransportTests {
             let transport = URLSessionTransport()
             await #expect(throws: (any Error).self) {
                 try await transport.send(
-                    TransportRequest(url: server.baseURL.appendingPathComponent("slow"), timeout: .milliseconds(200)))
+                    TransportRequest(url: server.baseURL.appendingPathComponent("slow"), timeout: .milliseconds(50)))
             }
             gate.withLock { $0 = true }
         }
