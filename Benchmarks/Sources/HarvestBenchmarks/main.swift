@@ -4,6 +4,7 @@ import Foundation
 // `harvest-bench` runs every group; `harvest-bench oauth cron` runs the groups whose names are given.
 let groups: [BenchmarkGroup] = [
     oauthBenchmarks,
+    searchBenchmarks,
 ]
 
 let wanted = Set(CommandLine.arguments.dropFirst())
