@@ -99,10 +99,12 @@ package struct TableEngine<Payload: Sendable>: Sendable {
             }
             if selected.count > 1 {
                 throw StorageError(
-                    .duplicateKey, table: name, column: key, message: "value \(newKey) would repeat in \(selected.count) rows")
+                    .duplicateKey, table: name, column: key,
+                    message: "value \(newKey) would repeat in \(selected.count) rows")
             }
             if let (row, _) = selected.first, let holder = indexes[key]?.firstRow(equalTo: newKey), holder != row {
-                throw StorageError(.duplicateKey, table: name, column: key, message: "value \(newKey) is already present")
+                throw StorageError(
+                    .duplicateKey, table: name, column: key, message: "value \(newKey) is already present")
             }
         }
         for (row, record) in selected {

@@ -56,8 +56,9 @@ private func runStorageBenchmarks() async throws {
             if let before, let after = StorageBench.residentMiB() {
                 report("storage.file.open.1M.rss-growth", after - before, "MiB")
             }
-            let size = try FileManager.default.attributesOfItem(
-                atPath: directory.appending(path: FileTableStore.logFileName).path)[.size] as? Int ?? 0
+            let size =
+                try FileManager.default.attributesOfItem(
+                    atPath: directory.appending(path: FileTableStore.logFileName).path)[.size] as? Int ?? 0
             report("storage.file.log-size.1M", Double(size) / 1_048_576, "MiB")
             report("storage.file.newest.1M.reopened", try await StorageBench.newestMicroseconds(reopened), "µs")
             reopened.close()
@@ -94,7 +95,8 @@ enum StorageBench {
             let id = ((milliseconds - twitterEpochMilliseconds) << 22) | Int64(index & 0xFFF)
             batch.append([
                 "twitterId": .int(id), "text": .string(texts[index % texts.count]),
-                "author": .string("user\(index % 997)"), "date": .date(Date(timeIntervalSince1970: Double(milliseconds / 1000))),
+                "author": .string("user\(index % 997)"),
+                "date": .date(Date(timeIntervalSince1970: Double(milliseconds / 1000))),
             ])
             if batch.count == 100 {
                 _ = try await store.insert(batch, into: "Updates", onConflict: .ignore)
