@@ -5,6 +5,7 @@ import Foundation
 let groups: [BenchmarkGroup] = [
     oauthBenchmarks,
     searchBenchmarks,
+    storageGroup,
 ]
 
 let wanted = Set(CommandLine.arguments.dropFirst())
