@@ -146,7 +146,9 @@ struct TransportTests {
         try await TestHTTPServer.withServer([
             .init("GET", "/hang") { _ in
                 arrival.yield()
-                for _ in 0..<200 where !gate.withLock({ $0 }) { usleep(10_000) }
+                // Hold the response for up to 30 s (released as soon as the test has its result), so that on
+                // a loaded machine a slow cancellation still cannot lose the race to a complete response.
+                for _ in 0..<3000 where !gate.withLock({ $0 }) { usleep(10_000) }
                 return .json("{}")
             }
         ]) { server in
