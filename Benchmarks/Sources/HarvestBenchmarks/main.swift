@@ -6,6 +6,7 @@ let groups: [BenchmarkGroup] = [
     oauthBenchmarks,
     searchBenchmarks,
     storageGroup,
+    cronBenchmarks,
 ]
 
 let wanted = Set(CommandLine.arguments.dropFirst())
