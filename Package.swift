@@ -153,7 +153,11 @@ let package = Package(
             dependencies: [
                 "CronScheduler", "HarvestTesting", "HarvestClock",
                 .product(name: "Logging", package: "swift-log"),
-            ]
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
+            ],
+            exclude: ["Resources/generate_croniter_cases.py"],
+            resources: [.copy("Resources/croniter_cases.json")]
         ),
 
         // MARK: TweetHarvester tests

@@ -1,11 +1,10 @@
 import Foundation
-
 import HarvestClock
 import Synchronization
 import TwitterSearch
 
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 
 /// An ``TwitterSearch/HTTPTransport`` that wraps another and injects faults: time-outs, connection
@@ -117,11 +116,14 @@ public final class FaultTransport: HTTPTransport, Sendable {
                     "x-rate-limit-limit": "450", "x-rate-limit-remaining": "0",
                     "x-rate-limit-reset": String(Int(reset.rounded(.up))), "content-type": "application/json",
                 ]),
-                body: Data(#"{"title":"Too Many Requests","detail":"Too Many Requests","type":"about:blank","status":429}"#.utf8))
+                body: Data(
+                    #"{"title":"Too Many Requests","detail":"Too Many Requests","type":"about:blank","status":429}"#
+                        .utf8))
         case .serverError(let status):
             return TransportResponse(
                 status: .init(code: status), headerFields: MockTransport.fields(["content-type": "application/json"]),
-                body: Data(#"{"title":"Service Unavailable","detail":"Service Unavailable","type":"about:blank"}"#.utf8))
+                body: Data(#"{"title":"Service Unavailable","detail":"Service Unavailable","type":"about:blank"}"#.utf8)
+            )
         case .truncatedBody:
             var response = try await inner.send(request)
             response.body = response.body.prefix(response.body.count / 2)

@@ -1,5 +1,4 @@
 import Foundation
-
 import Synchronization
 import TwitterSearch
 
@@ -42,7 +41,9 @@ public final class ReplayTransport: HTTPTransport, Sendable {
     public convenience init(files: [URL], headers: [String: String] = [:], loops: Bool = false) throws {
         var fields = MockTransport.fields(headers)
         if fields[.contentType] == nil { fields[.contentType] = "application/json" }
-        let responses = try files.map { TransportResponse(status: .ok, headerFields: fields, body: try Data(contentsOf: $0)) }
+        let responses = try files.map {
+            TransportResponse(status: .ok, headerFields: fields, body: try Data(contentsOf: $0))
+        }
         self.init(responses: responses, loops: loops)
     }
 

@@ -175,7 +175,8 @@ private struct Checker: Sendable {
         try await store.createTable(TableDefinition(name: "Things"))
         let rows: [Record] = [
             [
-                "int": .int(Int64(1) << 62 + 1), "double": .double(-2.5e-7), "string": "quote \" slash \\ newline \n tab \t é 🐦",
+                "int": .int(Int64(1) << 62 + 1), "double": .double(-2.5e-7),
+                "string": "quote \" slash \\ newline \n tab \t é 🐦",
                 "bool": true, "date": .date(Date(timeIntervalSince1970: 1_700_000_000.25)),
             ],
             ["int": .int(Int64.min), "double": .double(1e300), "string": "", "bool": false],
@@ -228,7 +229,8 @@ private struct Checker: Sendable {
         try expectEqual(try await store.count(Query("Updates")), 3, "row count")
         let rows = try await store.read(Query("Updates").orderBy(.ascending("twitterId")))
         try expectEqual(
-            rows, [["twitterId": 1, "text": "one"], ["twitterId": 2, "text": "TWO"], ["twitterId": 3, "text": "THREE"]],
+            rows,
+            [["twitterId": 1, "text": "one"], ["twitterId": 2, "text": "TWO"], ["twitterId": 3, "text": "THREE"]],
             "replaced rows hold the new values only")
     }
 
@@ -329,7 +331,8 @@ private struct Checker: Sendable {
         let table = try await people()
         let query = Query(table)
         try expectEqual(try await ids(query.filter(Column("name").contains("y"))), [3, 6, 9], "name contains y")
-        try expectEqual(try await ids(query.filter(Column("name").contains("a"))), [1, 6, 8], "contains is case-sensitive")
+        try expectEqual(
+            try await ids(query.filter(Column("name").contains("a"))), [1, 6, 8], "contains is case-sensitive")
         try expectEqual(
             try await ids(query.filter(Column("team").contains("e"))), [1, 2, 3, 5, 6, 7, 9, 10],
             "contains never matches a row without the column")
@@ -404,7 +407,8 @@ private struct Checker: Sendable {
 
     func update() async throws {
         let table = try await people()
-        let changed = try await store.update(Query(table).filter(Column("team") == "red"), set: ["team": "pink", "age": 1])
+        let changed = try await store.update(
+            Query(table).filter(Column("team") == "red"), set: ["team": "pink", "age": 1])
         try expectEqual(changed, 4, "rows updated")
         try expectEqual(try await ids(Query(table).filter(Column("team") == "pink")), [1, 3, 7, 10], "updated rows")
         try expectEqual(try await ids(Query(table).filter(Column("team") == "red")), [], "old index values gone")
@@ -419,7 +423,8 @@ private struct Checker: Sendable {
         try await expectError(.typeMismatch, "an update with a mismatching type") {
             try await store.update(Query(table), set: ["age": "old"])
         }
-        try expectEqual(try await ids(Query(table).filter(Column("age") == 1)), [1, 3, 7, 10], "failed updates change nothing")
+        try expectEqual(
+            try await ids(Query(table).filter(Column("age") == 1)), [1, 3, 7, 10], "failed updates change nothing")
         _ = try await store.update(Query(table).filter(Column("id") == 10), set: ["id": 20])
         try expectEqual(try await store.newest(in: table, by: "id")?["name"], "Jo", "an updated key is indexed")
         try expectEqual(try await store.update(Query(table).filter(Column("id") == 99), set: ["age": 2]), 0, "no match")
@@ -447,7 +452,9 @@ private struct Checker: Sendable {
         let big = Int64(1_800_000_000_000_000_000)
         var rows: [Record] = []
         for offset in [5, 1, 9, 3, 7] as [Int64] {
-            rows.append(["twitterId": .int(big + offset), "date": .date(Date(timeIntervalSince1970: Double(10 - offset)))])
+            rows.append([
+                "twitterId": .int(big + offset), "date": .date(Date(timeIntervalSince1970: Double(10 - offset))),
+            ])
         }
         rows.append(["twitterId": .int(big - 1)])
         _ = try await store.insert(rows, into: "Updates", onConflict: .ignore)
@@ -467,7 +474,8 @@ private struct Checker: Sendable {
     func indexedOrderWithFilter() async throws {
         let table = try await people()
         try expectEqual(
-            try await ids(Query(table).filter(Column("active") == false).orderBy(.descending("team"), .ascending("age")).take(3)),
+            try await ids(
+                Query(table).filter(Column("active") == false).orderBy(.descending("team"), .ascending("age")).take(3)),
             [10, 2, 6], "indexed order, filter, second key, take")
         try expectEqual(
             try await ids(Query(table).filter(Column("team") == "red").orderBy(.descending("id")).skip(1).take(2)),
@@ -481,13 +489,18 @@ private struct Checker: Sendable {
         try expectEqual(Set(definition.indexes), ["team"], "indexes")
         try expectEqual(
             definition.columns,
-            ["id": .int, "name": .string, "age": .int, "score": .double, "active": .bool, "joined": .date, "team": .string],
+            [
+                "id": .int, "name": .string, "age": .int, "score": .double, "active": .bool, "joined": .date,
+                "team": .string,
+            ],
             "established column types")
-        try await store.createTable(TableDefinition(name: "Declared", uniqueKey: "id", columns: ["id": .int, "note": .string]))
+        try await store.createTable(
+            TableDefinition(name: "Declared", uniqueKey: "id", columns: ["id": .int, "note": .string]))
         try await expectError(.typeMismatch, "a value against a declared type") {
             try await store.insert([["id": 1, "note": 5]], into: "Declared", onConflict: .ignore)
         }
-        try expectEqual(try await store.read(Query("Declared").filter(Column("note") == "x")), [], "declared columns are known")
+        try expectEqual(
+            try await store.read(Query("Declared").filter(Column("note") == "x")), [], "declared columns are known")
     }
 
     func typedLayer() async throws {
@@ -505,10 +518,12 @@ private struct Checker: Sendable {
         try await updates.create(uniqueKey: "twitterId")
         let tweets = [
             Tweet(
-                twitterId: 1_800_000_000_000_000_001, text: "first", author: "ada", date: Date(timeIntervalSince1970: 1_700_000_000.5),
+                twitterId: 1_800_000_000_000_000_001, text: "first", author: "ada",
+                date: Date(timeIntervalSince1970: 1_700_000_000.5),
                 kind: .original, retweets: 3, isReply: false),
             Tweet(
-                twitterId: 1_800_000_000_000_000_002, text: "second", author: nil, date: Date(timeIntervalSince1970: 1_700_000_100),
+                twitterId: 1_800_000_000_000_000_002, text: "second", author: nil,
+                date: Date(timeIntervalSince1970: 1_700_000_100),
                 kind: .quote, retweets: 0, isReply: true),
         ]
         let summary = try await updates.insert(tweets)
@@ -516,9 +531,11 @@ private struct Checker: Sendable {
         try expectEqual(try await updates.orderBy(.ascending("twitterId")).read(as: Tweet.self), tweets, "typed read")
         try expectEqual(try await updates.newest(by: "twitterId", as: Tweet.self), tweets[1], "typed newest")
         try expectEqual(
-            try await updates.filter(Column("kind") == "quote").read(), [
+            try await updates.filter(Column("kind") == "quote").read(),
+            [
                 [
-                    "twitterId": 1_800_000_000_000_000_002, "text": "second", "date": .date(Date(timeIntervalSince1970: 1_700_000_100)),
+                    "twitterId": 1_800_000_000_000_000_002, "text": "second",
+                    "date": .date(Date(timeIntervalSince1970: 1_700_000_100)),
                     "kind": "quote", "retweets": 0, "isReply": true,
                 ]
             ], "the record behind a typed value")
@@ -547,7 +564,10 @@ private struct Checker: Sendable {
                     for batch in 0..<10 {
                         // Writers overlap: keys repeat across writers.
                         let rows: [Record] = (0..<10).map { index in
-                            ["twitterId": .int(Int64((writer % 4) * 100 + batch * 10 + index)), "writer": .int(Int64(writer))]
+                            [
+                                "twitterId": .int(Int64((writer % 4) * 100 + batch * 10 + index)),
+                                "writer": .int(Int64(writer)),
+                            ]
                         }
                         total += try await store.insert(rows, into: "Updates", onConflict: .ignore).inserted.count
                         _ = try await store.newest(in: "Updates", by: "twitterId")

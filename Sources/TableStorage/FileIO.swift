@@ -1,9 +1,9 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The system calls ``FileTableStore`` writes with, as a seam: tests replace them to simulate a full disk or a
@@ -31,9 +31,9 @@ package struct FileIO: Sendable {
             },
             sync: { descriptor in
                 #if canImport(Darwin)
-                fsync(descriptor) == 0 ? 0 : errno
+                    fsync(descriptor) == 0 ? 0 : errno
                 #else
-                fdatasync(descriptor) == 0 ? 0 : errno
+                    fdatasync(descriptor) == 0 ? 0 : errno
                 #endif
             })
     }
@@ -65,11 +65,11 @@ package enum POSIX {
 
     private static func Glibc_open(_ path: String, _ flags: Int32, _ mode: mode_t = 0) -> Int32 {
         #if canImport(Darwin)
-        Darwin.open(path, flags, mode)
+            Darwin.open(path, flags, mode)
         #elseif canImport(Musl)
-        Musl.open(path, flags, mode)
+            Musl.open(path, flags, mode)
         #else
-        Glibc.open(path, flags, mode)
+            Glibc.open(path, flags, mode)
         #endif
     }
 
@@ -88,7 +88,8 @@ package enum POSIX {
     ) throws(StorageError) -> Int {
         var done = 0
         while done < count {
-            let result = pread(descriptor, buffer.baseAddress.map { $0 + done }, count - done, off_t(offset) + off_t(done))
+            let result = pread(
+                descriptor, buffer.baseAddress.map { $0 + done }, count - done, off_t(offset) + off_t(done))
             if result < 0 {
                 if errno == EINTR { continue }
                 throw error(errno, file: file, doing: "read")
@@ -125,11 +126,11 @@ package enum POSIX {
     /// Renames a file, replacing the target.
     package static func rename(_ from: String, to: String) throws(StorageError) {
         #if canImport(Darwin)
-        let result = Darwin.rename(from, to)
+            let result = Darwin.rename(from, to)
         #elseif canImport(Musl)
-        let result = Musl.rename(from, to)
+            let result = Musl.rename(from, to)
         #else
-        let result = Glibc.rename(from, to)
+            let result = Glibc.rename(from, to)
         #endif
         guard result == 0 else { throw error(errno, file: to, doing: "rename") }
     }
@@ -151,18 +152,20 @@ package enum POSIX {
         let parent = path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
         let parentPath = parent.isEmpty ? (path.hasPrefix("/") ? "/" : ".") : parent
         if parentPath != path { try makeDirectory(parentPath) }
-        guard mkdir(path, 0o755) == 0 || errno == EEXIST else { throw error(errno, file: path, doing: "create directory") }
+        guard mkdir(path, 0o755) == 0 || errno == EEXIST else {
+            throw error(errno, file: path, doing: "create directory")
+        }
         try syncDirectory(parentPath)
     }
 
     /// Closes a descriptor.
     package static func close(_ descriptor: Int32) {
         #if canImport(Darwin)
-        _ = Darwin.close(descriptor)
+            _ = Darwin.close(descriptor)
         #elseif canImport(Musl)
-        _ = Musl.close(descriptor)
+            _ = Musl.close(descriptor)
         #else
-        _ = Glibc.close(descriptor)
+            _ = Glibc.close(descriptor)
         #endif
     }
 }

@@ -122,7 +122,9 @@ public final class FileTableStore: TableStore, Sendable {
     public func update(_ query: Query, set changes: [String: Value]) async throws -> Int {
         try state.withLock { state throws(StorageError) in
             let engine = try state.engine(query.table)
-            let plan = try State.wrap { try engine.planUpdate(query, changes: changes, load: { try state.reader.load($0) }) }
+            let plan = try State.wrap {
+                try engine.planUpdate(query, changes: changes, load: { try state.reader.load($0) })
+            }
             try state.commit(plan.changes, in: query.table, schema: plan.schema)
             return plan.changes.count
         }
@@ -206,7 +208,8 @@ struct LogReader {
                 let read = try POSIX.read(descriptor, into: buffer, count: count, at: location.offset, file: path)
                 guard read == count else {
                     return .failure(
-                        StorageError(.malformedStore, file: path, offset: location.offset, message: "record past the end"))
+                        StorageError(
+                            .malformedStore, file: path, offset: location.offset, message: "record past the end"))
                 }
             } catch let error as StorageError {
                 return .failure(error)

@@ -83,7 +83,8 @@ extension FileTableStore.State {
             for (row, location) in locations.enumerated() { engine.relocate(row: row, to: location) }
             tables[name] = engine
         }
-        logger.debug("log compacted", metadata: ["th.file": "\(path)", "th.before": "\(before)", "th.after": "\(written)"])
+        logger.debug(
+            "log compacted", metadata: ["th.file": "\(path)", "th.before": "\(before)", "th.after": "\(written)"])
         try POSIX.syncDirectory(directory)
     }
 }

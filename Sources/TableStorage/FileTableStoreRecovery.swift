@@ -24,7 +24,8 @@ extension FileTableStore.State {
         init(capacity: Int) { bytes = [UInt8](repeating: 0, count: capacity) }
 
         /// Makes `[offset, offset + length)` available; returns its position in ``bytes``.
-        mutating func load(_ offset: Int64, _ length: Int, descriptor: Int32, file: String) throws(StorageError) -> Int {
+        mutating func load(_ offset: Int64, _ length: Int, descriptor: Int32, file: String) throws(StorageError) -> Int
+        {
             if offset >= start, offset + Int64(length) <= start + Int64(count) { return Int(offset - start) }
             if bytes.count < length { bytes = [UInt8](repeating: 0, count: length) }
             let capacity = bytes.count
@@ -237,7 +238,9 @@ extension FileTableStore.State {
             switch operation {
             case .table(let schema):
                 flush(&self)
-                if tables[schema.definition.name] == nil { tables[schema.definition.name] = TableEngine(schema: schema) }
+                if tables[schema.definition.name] == nil {
+                    tables[schema.definition.name] = TableEngine(schema: schema)
+                }
                 continue
             case .put(let name, let row, let location, let keys):
                 (table, change, payload) = (name, .put(row: row, record: keys), location)
@@ -315,7 +318,8 @@ extension FileTableStore.State {
         guard let header = window.bytes.withUnsafeBytes({ LogFormat.parseHeader($0, at: at) }),
             header.length < 256, offset + Int64(LogFormat.headerSize + header.length + 2) <= size
         else { return false }
-        let start = try window.load(offset, LogFormat.headerSize + header.length + 2, descriptor: descriptor, file: path)
+        let start = try window.load(
+            offset, LogFormat.headerSize + header.length + 2, descriptor: descriptor, file: path)
         return window.bytes.withUnsafeBytes { bytes in
             let bodyStart = start + LogFormat.headerSize
             let body = UnsafeRawBufferPointer(rebasing: bytes[bodyStart..<bodyStart + header.length])

@@ -223,8 +223,9 @@ package struct JSONScanner {
     private func fail() -> Failure { Failure(position: position) }
 
     package mutating func skipSpace() {
-        while position < end, bytes[position] == 0x20 || bytes[position] == 0x0A || bytes[position] == 0x09
-            || bytes[position] == 0x0D
+        while position < end,
+            bytes[position] == 0x20 || bytes[position] == 0x0A || bytes[position] == 0x09
+                || bytes[position] == 0x0D
         {
             position += 1
         }

@@ -117,7 +117,9 @@ private struct FieldContainer<Key: CodingKey>: KeyedEncodingContainerProtocol {
     mutating func encode(_ value: Int16, forKey key: Key) throws { set(.int(Int64(value)), key) }
     mutating func encode(_ value: Int32, forKey key: Key) throws { set(.int(Int64(value)), key) }
     mutating func encode(_ value: Int64, forKey key: Key) throws { set(.int(value), key) }
-    mutating func encode(_ value: UInt, forKey key: Key) throws { set(try integerValue(value, codingPath + [key]), key) }
+    mutating func encode(_ value: UInt, forKey key: Key) throws {
+        set(try integerValue(value, codingPath + [key]), key)
+    }
     mutating func encode(_ value: UInt8, forKey key: Key) throws { set(.int(Int64(value)), key) }
     mutating func encode(_ value: UInt16, forKey key: Key) throws { set(.int(Int64(value)), key) }
     mutating func encode(_ value: UInt32, forKey key: Key) throws { set(.int(Int64(value)), key) }
@@ -202,7 +204,9 @@ private struct RefusingKeyedContainer<Key: CodingKey>: KeyedEncodingContainerPro
         RefusingContainer(codingPath: codingPath)
     }
     mutating func superEncoder() -> any Encoder { ValueEncoder(sink: ValueSink(), codingPath: codingPath) }
-    mutating func superEncoder(forKey key: Key) -> any Encoder { ValueEncoder(sink: ValueSink(), codingPath: codingPath) }
+    mutating func superEncoder(forKey key: Key) -> any Encoder {
+        ValueEncoder(sink: ValueSink(), codingPath: codingPath)
+    }
 }
 
 // MARK: Decoding

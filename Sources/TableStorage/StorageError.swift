@@ -7,7 +7,8 @@ public struct StorageError: Error, Hashable, Sendable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Kind: String, Hashable, Sendable {
             case missingTable, conflictingDefinition, invalidDefinition, unknownColumn, typeMismatch, invalidValue,
-                missingUniqueKey, duplicateKey, notIndexed, invalidQuery, malformedStore, readOnly, diskFull, locked, io,
+                missingUniqueKey, duplicateKey, notIndexed, invalidQuery, malformedStore, readOnly, diskFull, locked,
+                io,
                 closed, unsupportedType
         }
         private let kind: Kind

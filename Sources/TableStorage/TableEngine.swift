@@ -21,9 +21,13 @@ package struct TableEngine<Payload: Sendable>: Sendable {
     /// Column → index.
     package private(set) var indexes: [String: SortedIndex] = [:]
 
+    /// The indexed columns. (Iterating ``indexes`` itself while changing it would copy every index.)
+    private let indexColumns: [String]
+
     package init(schema: TableSchema) {
         self.schema = schema
-        for column in schema.definition.indexedColumns { indexes[column] = SortedIndex() }
+        indexColumns = schema.definition.indexedColumns
+        for column in indexColumns { indexes[column] = SortedIndex() }
     }
 
     private var name: String { schema.definition.name }
@@ -99,10 +103,12 @@ package struct TableEngine<Payload: Sendable>: Sendable {
             }
             if selected.count > 1 {
                 throw StorageError(
-                    .duplicateKey, table: name, column: key, message: "value \(newKey) would repeat in \(selected.count) rows")
+                    .duplicateKey, table: name, column: key,
+                    message: "value \(newKey) would repeat in \(selected.count) rows")
             }
             if let (row, _) = selected.first, let holder = indexes[key]?.firstRow(equalTo: newKey), holder != row {
-                throw StorageError(.duplicateKey, table: name, column: key, message: "value \(newKey) is already present")
+                throw StorageError(
+                    .duplicateKey, table: name, column: key, message: "value \(newKey) is already present")
             }
         }
         for (row, record) in selected {
@@ -133,7 +139,7 @@ package struct TableEngine<Payload: Sendable>: Sendable {
             while slots.count <= row { slots.append(nil) }
             slots[row] = payload
             liveCount += 1
-            for (column, _) in indexes { indexes[column]?.insert(record[column] ?? .null, row: row) }
+            for column in indexColumns { indexes[column]?.insert(record[column] ?? .null, row: row) }
         case .delete(let row):
             guard row < slots.count, let existing = slots[row] else { return }
             let old = try load(existing)
@@ -144,7 +150,7 @@ package struct TableEngine<Payload: Sendable>: Sendable {
     }
 
     private mutating func unindex(_ record: Record, row: Int) {
-        for (column, _) in indexes { indexes[column]?.remove(record[column] ?? .null, row: row) }
+        for column in indexColumns { indexes[column]?.remove(record[column] ?? .null, row: row) }
     }
 
     /// Drops deleted slots, renumbering rows in order. Returns the old → new row map's inverse:
@@ -162,7 +168,7 @@ package struct TableEngine<Payload: Sendable>: Sendable {
             kept.append(slot)
         }
         slots = kept
-        for column in indexes.keys { indexes[column]?.renumber { newNumber[$0] } }
+        for column in indexColumns { indexes[column]?.renumber { newNumber[$0] } }
         return oldRows
     }
 

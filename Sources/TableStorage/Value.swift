@@ -120,7 +120,8 @@ extension Value: Codable {
         let container = try decoder.container(keyedBy: Tag.self)
         guard let key = container.allKeys.first, container.allKeys.count == 1 else {
             throw DecodingError.dataCorrupted(
-                .init(codingPath: decoder.codingPath, debugDescription: "expected one of int, double, string, bool, date")
+                .init(
+                    codingPath: decoder.codingPath, debugDescription: "expected one of int, double, string, bool, date")
             )
         }
         switch key {

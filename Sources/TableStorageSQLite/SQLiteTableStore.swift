@@ -42,11 +42,15 @@ public final class SQLiteTableStore: TableStore, Sendable {
             pool = try DatabasePool(path: path, configuration: configuration)
             let loaded = try pool.write { db -> [String: TableSchema] in
                 try db.execute(
-                    sql: "CREATE TABLE IF NOT EXISTS _th_tables (name TEXT PRIMARY KEY, definition TEXT NOT NULL, types TEXT NOT NULL)")
+                    sql:
+                        "CREATE TABLE IF NOT EXISTS _th_tables (name TEXT PRIMARY KEY, definition TEXT NOT NULL, types TEXT NOT NULL)"
+                )
                 var result: [String: TableSchema] = [:]
                 for row in try Row.fetchAll(db, sql: "SELECT name, definition, types FROM _th_tables") {
-                    let definition = try JSONDecoder().decode(TableStorage.TableDefinition.self, from: Data((row["definition"] as String).utf8))
-                    let types = try JSONDecoder().decode([String: ValueType].self, from: Data((row["types"] as String).utf8))
+                    let definition = try JSONDecoder().decode(
+                        TableStorage.TableDefinition.self, from: Data((row["definition"] as String).utf8))
+                    let types = try JSONDecoder().decode(
+                        [String: ValueType].self, from: Data((row["types"] as String).utf8))
                     var schema = try TableSchema(definition)
                     Self.establish(types, in: &schema)
                     result[definition.name] = schema
@@ -80,7 +84,8 @@ public final class SQLiteTableStore: TableStore, Sendable {
         case .SQLITE_READONLY, .SQLITE_PERM, .SQLITE_CANTOPEN, .SQLITE_AUTH:
             return StorageError(.readOnly, table: table, file: file, message: message)
         case .SQLITE_BUSY, .SQLITE_LOCKED: return StorageError(.locked, table: table, file: file, message: message)
-        case .SQLITE_CORRUPT, .SQLITE_NOTADB: return StorageError(.malformedStore, table: table, file: file, message: message)
+        case .SQLITE_CORRUPT, .SQLITE_NOTADB:
+            return StorageError(.malformedStore, table: table, file: file, message: message)
         case .SQLITE_CONSTRAINT where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE:
             return StorageError(.duplicateKey, table: table, message: message)
         default: return StorageError(.io, table: table, file: file, message: message)
@@ -167,7 +172,9 @@ public final class SQLiteTableStore: TableStore, Sendable {
     // MARK: Writing
 
     /// See ``TableStorage/TableStore/insert(_:into:onConflict:)``.
-    public func insert(_ rows: [TableStorage.Record], into table: String, onConflict: ConflictPolicy) async throws -> InsertSummary {
+    public func insert(_ rows: [TableStorage.Record], into table: String, onConflict: ConflictPolicy) async throws
+        -> InsertSummary
+    {
         let old = try schema(table)
         var new = old
         for (index, row) in rows.enumerated() { try new.admit(row, row: index) }
@@ -183,7 +190,9 @@ public final class SQLiteTableStore: TableStore, Sendable {
         return summary
     }
 
-    private static func insertRows(_ rows: [TableStorage.Record], into schema: TableSchema, policy: ConflictPolicy, _ db: Database)
+    private static func insertRows(
+        _ rows: [TableStorage.Record], into schema: TableSchema, policy: ConflictPolicy, _ db: Database
+    )
         throws -> InsertSummary
     {
         let table = SQL.quote(schema.definition.name)
@@ -240,7 +249,8 @@ public final class SQLiteTableStore: TableStore, Sendable {
                 var sql = SQL(schema: schema)
                 let selection = try sql.selection(query)
                 if let key = schema.definition.uniqueKey, let value = changes[key], value.isNull {
-                    let matching = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM (\(selection))", arguments: sql.arguments) ?? 0
+                    let matching =
+                        try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM (\(selection))", arguments: sql.arguments) ?? 0
                     if matching > 0 { throw StorageError(.missingUniqueKey, table: query.table, column: key) }
                 }
                 let assignments = changes.keys.sorted()
@@ -267,7 +277,8 @@ public final class SQLiteTableStore: TableStore, Sendable {
                 var sql = SQL(schema: schema)
                 let selection = try sql.selection(query)
                 try db.execute(
-                    sql: "DELETE FROM \(SQL.quote(query.table)) WHERE _th_rowid IN (\(selection))", arguments: sql.arguments)
+                    sql: "DELETE FROM \(SQL.quote(query.table)) WHERE _th_rowid IN (\(selection))",
+                    arguments: sql.arguments)
                 return db.changesCount
             }
         }
@@ -298,7 +309,8 @@ public final class SQLiteTableStore: TableStore, Sendable {
                 var sql = SQL(schema: schema)
                 let condition = try sql.condition(query.filter)
                 return try Int.fetchOne(
-                    db, sql: "SELECT COUNT(*) FROM \(SQL.quote(query.table)) WHERE \(condition)", arguments: sql.arguments)
+                    db, sql: "SELECT COUNT(*) FROM \(SQL.quote(query.table)) WHERE \(condition)",
+                    arguments: sql.arguments)
                     ?? 0
             }
         }

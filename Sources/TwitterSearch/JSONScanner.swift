@@ -146,7 +146,8 @@ struct JSONScanner {
             try skipStringBody()
         case UInt8(ascii: "{"), UInt8(ascii: "["):
             try skipContainer()
-        case UInt8(ascii: "t"), UInt8(ascii: "f"), UInt8(ascii: "n"), UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+        case UInt8(ascii: "t"), UInt8(ascii: "f"), UInt8(ascii: "n"), UInt8(ascii: "-"),
+            UInt8(ascii: "0")...UInt8(ascii: "9"):
             let start = index
             while index < end {
                 switch base[index] {
@@ -208,7 +209,8 @@ struct JSONScanner {
         while index < end {
             let byte = base[index]
             if byte == UInt8(ascii: "\"") {
-                let string = String(decoding: UnsafeBufferPointer(start: base + start, count: index - start), as: UTF8.self)
+                let string = String(
+                    decoding: UnsafeBufferPointer(start: base + start, count: index - start), as: UTF8.self)
                 index += 1
                 return string
             }

@@ -31,7 +31,10 @@ extension SearchClient {
             await gate.recordRequest(at: clock.now)
             logger.trace(
                 "sending request",
-                metadata: ["th.http.method": "\(method.rawValue)", "th.http.url": "\(url.absoluteString)", "th.attempt": "\(failures + 1)"])
+                metadata: [
+                    "th.http.method": "\(method.rawValue)", "th.http.url": "\(url.absoluteString)",
+                    "th.attempt": "\(failures + 1)",
+                ])
 
             let response: TransportResponse
             do {
@@ -61,7 +64,9 @@ extension SearchClient {
                 }
             case 429:
                 rateLimitWaits += 1
-                let reset = rateLimit?.reset
+                // `x-rate-limit-reset`, else a `Retry-After` in seconds (as some proxies send), else the default.
+                let retryAfter = response.headerFields[.retryAfter].flatMap { TimeInterval($0) }
+                let reset = rateLimit?.reset ?? retryAfter.map { clock.now.addingTimeInterval($0) }
                 guard rateLimitWaits <= policy.maxRateLimitRetries else {
                     var failure = responseError(response, sinceID: sinceID, isTokenRequest: isTokenRequest)
                     failure.rateLimitReset = reset
@@ -73,7 +78,8 @@ extension SearchClient {
                 failures += 1
                 lastFailure = responseError(response, sinceID: sinceID, isTokenRequest: isTokenRequest)
                 try await backOff(
-                    after: failures, failure: lastFailure ?? SearchError(.serverError), reason: "HTTP \(response.status.code)",
+                    after: failures, failure: lastFailure ?? SearchError(.serverError),
+                    reason: "HTTP \(response.status.code)",
                     logger: logger)
             case 401:
                 if case .appOnly(_, _, let cache) = authorizer, !isTokenRequest { await cache.invalidate() }
@@ -90,7 +96,10 @@ extension SearchClient {
         let delay = configuration.policy.backoff(afterAttempt: failures)
         logger.warning(
             "retrying request",
-            metadata: ["th.attempt": "\(failures)", "th.delay": "\(delay)", "th.reason": "\(reason)", "th.error": "\(failure.code)"])
+            metadata: [
+                "th.attempt": "\(failures)", "th.delay": "\(delay)", "th.reason": "\(reason)",
+                "th.error": "\(failure.code)",
+            ])
         configuration.eventHandler?(.retry(attempt: failures, after: delay, reason: reason))
         try await clock.sleep(until: clock.now.addingTimeInterval(delay.timeInterval))
     }
@@ -98,7 +107,9 @@ extension SearchClient {
     /// Waits as the rate limit and the minimum interval require before the next request.
     private func waitBeforeRequest(logger: Logger) async throws {
         let (last, limit) = (await gate.lastRequest, await gate.rateLimit)
-        guard let (delay, reason) = configuration.policy.delayBeforeRequest(now: clock.now, lastRequest: last, rateLimit: limit)
+        guard
+            let (delay, reason) = configuration.policy.delayBeforeRequest(
+                now: clock.now, lastRequest: last, rateLimit: limit)
         else { return }
         try await sleep(delay, reason: reason, logger: logger)
     }
@@ -107,7 +118,9 @@ extension SearchClient {
         let until = clock.now.addingTimeInterval(delay.timeInterval)
         logger.warning(
             "waiting for rate limit",
-            metadata: ["th.wait.until": "\(until.timeIntervalSince1970)", "th.delay": "\(delay)", "th.reason": "\(reason)"])
+            metadata: [
+                "th.wait.until": "\(until.timeIntervalSince1970)", "th.delay": "\(delay)", "th.reason": "\(reason)",
+            ])
         configuration.eventHandler?(.rateLimitWait(until: until, reason: reason))
         try await clock.sleep(until: until)
     }
@@ -136,7 +149,9 @@ extension SearchClient {
 
     // MARK: Authentication
 
-    private func authorization(method: HTTPRequest.Method, url: URL, isTokenRequest: Bool, logger: Logger) async throws -> String {
+    private func authorization(method: HTTPRequest.Method, url: URL, isTokenRequest: Bool, logger: Logger) async throws
+        -> String
+    {
         switch authorizer {
         case .oauth1(let signer):
             do {
@@ -168,7 +183,8 @@ extension SearchClient {
             guard let token = object?["access_token"] as? String, !token.isEmpty,
                 (object?["token_type"] as? String)?.lowercased() == "bearer"
             else {
-                throw SearchError(.tokenExchange, httpStatus: response.status.code, message: "no bearer token in the response")
+                throw SearchError(
+                    .tokenExchange, httpStatus: response.status.code, message: "no bearer token in the response")
             }
             return Secret(token)
         }

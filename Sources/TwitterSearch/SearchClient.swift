@@ -92,7 +92,9 @@ public struct SearchClient: Sendable {
         if scheme == "http", host == "localhost" || host == "::1" || host.hasPrefix("127.") { return }
         throw SearchError(
             .insecureURL,
-            message: "credentials are sent only over https, or http to 127.0.0.1, ::1 or localhost (got \(scheme ?? "no scheme")://\(host))")
+            message:
+                "credentials are sent only over https, or http to 127.0.0.1, ::1 or localhost (got \(scheme ?? "no scheme")://\(host))"
+        )
     }
 
     /// The pages of results for `query`, newest first, until the walk is caught up.
@@ -106,6 +108,11 @@ public struct SearchClient: Sendable {
     ///   `CancellationError`).
     public func pages(_ query: SearchQuery) -> SearchPages {
         SearchPages(client: self, query: query)
+    }
+
+    /// The rate-limit state of the most recent response that reported one, or `nil` before any did.
+    public var lastRateLimit: RateLimit? {
+        get async { await gate.rateLimit }
     }
 
     /// Every tweet for `query`, newest first: all of ``pages(_:)`` collected.
@@ -182,13 +189,16 @@ public struct SearchPages: AsyncSequence, Sendable {
             let untilID = query.untilID ?? .max
             let tweets = response.tweets.filter { $0.id > sinceID && $0.id < untilID && seen.insert($0.id).inserted }
             let reachedSince = query.sinceID != nil && (response.oldestID ?? .max) <= sinceID
-            var isLast = response.tweets.isEmpty || reachedSince
+            var isLast = reachedSince
             switch api {
             case .v2:
+                // v2 may send an empty page that still has a next_token: only the token decides.
                 if response.nextToken == nil || response.nextToken == nextToken { isLast = true }
                 nextToken = response.nextToken
             case .v1_1:
-                if response.hasSearchMetadata, response.nextResults == nil { isLast = true }
+                if response.tweets.isEmpty || (response.hasSearchMetadata && response.nextResults == nil) {
+                    isLast = true
+                }
                 let next = (response.oldestID ?? 0) &- 1
                 if (response.oldestID ?? 0) == 0 || (maxID.map { next >= $0 } ?? false) { isLast = true }
                 maxID = next
@@ -196,7 +206,9 @@ public struct SearchPages: AsyncSequence, Sendable {
             finished = isLast
             logger.debug(
                 "page fetched",
-                metadata: ["th.tweets": "\(tweets.count)", "th.received": "\(response.tweets.count)", "th.last": "\(isLast)"])
+                metadata: [
+                    "th.tweets": "\(tweets.count)", "th.received": "\(response.tweets.count)", "th.last": "\(isLast)",
+                ])
             client.configuration.eventHandler?(.page(number: number, tweets: tweets.count, rateLimit: rateLimit))
             return SearchPage(
                 tweets: tweets, number: number, rateLimit: rateLimit, isLast: isLast, oldestID: response.oldestID,
@@ -210,7 +222,8 @@ extension SearchQuery {
         if text.isEmpty { throw SearchError(.invalidQuery, message: "the query text is empty") }
         let range = api == .v2 ? 10...100 : 1...100
         if !range.contains(pageSize) {
-            throw SearchError(.invalidQuery, message: "page size \(pageSize) is outside \(range.lowerBound)...\(range.upperBound)")
+            throw SearchError(
+                .invalidQuery, message: "page size \(pageSize) is outside \(range.lowerBound)...\(range.upperBound)")
         }
         if let sinceID, let untilID, untilID <= sinceID &+ 1 {
             throw SearchError(.invalidQuery, message: "untilID \(untilID) leaves nothing above sinceID \(sinceID)")
@@ -238,11 +251,15 @@ extension SearchClient {
             if let nextToken { items.append(("next_token", nextToken)) }
         case .v1_1:
             path = "/1.1/search/tweets.json"
-            items = [("q", query.text), ("result_type", "recent"), ("count", String(query.pageSize)), ("tweet_mode", "extended")]
+            items = [
+                ("q", query.text), ("result_type", "recent"), ("count", String(query.pageSize)),
+                ("tweet_mode", "extended"),
+            ]
             if let sinceID = query.sinceID { items.append(("since_id", String(sinceID))) }
             if let maxID { items.append(("max_id", String(maxID))) }
         }
-        let queryString = items.map { "\(PercentEncoding.encode($0.0))=\(PercentEncoding.encode($0.1))" }.joined(separator: "&")
+        let queryString = items.map { "\(PercentEncoding.encode($0.0))=\(PercentEncoding.encode($0.1))" }.joined(
+            separator: "&")
         return endpoint(path + "?" + queryString)
     }
 

@@ -51,7 +51,9 @@ public struct SearchResponse: Sendable, Hashable {
     ///   when the body is not JSON of that shape (truncated, malformed, ids that are not ids).
     public init(decoding body: Data, api: APIVersion) throws(SearchError) {
         let result: Result<SearchResponse, JSONScanError> = body.withUnsafeBytes { buffer in
-            guard var scanner = JSONScanner(buffer) else { return .failure(JSONScanError(offset: 0, reason: "empty body")) }
+            guard var scanner = JSONScanner(buffer) else {
+                return .failure(JSONScanError(offset: 0, reason: "empty body"))
+            }
             do throws(JSONScanError) {
                 let response = api == .v2 ? try Self.decodeV2(&scanner) : try Self.decodeV1(&scanner)
                 guard scanner.isAtEnd() else { throw scanner.fail("trailing data") }

@@ -4,7 +4,7 @@ import HarvestClock
 import Synchronization
 
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 
 /// The default ``HTTPTransport``, on URLSession (FoundationNetworking and libcurl on Linux).
@@ -67,7 +67,8 @@ public final class URLSessionTransport: HTTPTransport {
         let handle = Mutex<URLSessionDataTask?>(nil)
         let cancelled = Mutex(false)
         return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<TransportResponse, any Error>) in
+            try await withCheckedThrowingContinuation {
+                (continuation: CheckedContinuation<TransportResponse, any Error>) in
                 let task = session.dataTask(with: urlRequest) { data, response, error in
                     if let error {
                         let wasCancelled = (error as? URLError)?.code == .cancelled && cancelled.withLock { $0 }
@@ -114,7 +115,9 @@ public final class URLSessionTransport: HTTPTransport {
     private static func fields(of response: HTTPURLResponse) -> HTTPFields {
         var fields = HTTPFields()
         for (key, value) in response.allHeaderFields {
-            guard let key = key as? String, let name = HTTPField.Name(key), let value = value as? String else { continue }
+            guard let key = key as? String, let name = HTTPField.Name(key), let value = value as? String else {
+                continue
+            }
             fields.append(HTTPField(name: name, value: value))
         }
         return fields

@@ -50,10 +50,11 @@ do {
     case "write":
         var generator = SystemRandomNumberGenerator()
         try await store.createTable(TableDefinition(name: "Log", indexes: ["batch"]))
-        var batch = (try await store.newest(in: "Log", by: "batch")).flatMap { record -> Int64? in
-            if case .int(let value)? = record["batch"] { return value + 1 }
-            return nil
-        } ?? 0
+        var batch =
+            (try await store.newest(in: "Log", by: "batch")).flatMap { record -> Int64? in
+                if case .int(let value)? = record["batch"] { return value + 1 }
+                return nil
+            } ?? 0
         say("ready \(batch)")
         // A bounded number of batches, so a parent slow to kill does not grow the log without end; then wait.
         for _ in 0..<8 {

@@ -45,7 +45,9 @@ struct SQLiteTableStoreTests {
             #expect(indexes.contains { $0.columns == ["author"] && !$0.isUnique })
             #expect(try Int64.fetchOne(db, sql: "SELECT twitterId FROM Updates") == 1_800_000_000_000_000_001)
             let plan = try Row.fetchAll(
-                db, sql: "EXPLAIN QUERY PLAN SELECT * FROM Updates WHERE twitterId IS NOT NULL ORDER BY twitterId DESC LIMIT 1"
+                db,
+                sql:
+                    "EXPLAIN QUERY PLAN SELECT * FROM Updates WHERE twitterId IS NOT NULL ORDER BY twitterId DESC LIMIT 1"
             ).map { $0["detail"] as String }
             #expect(plan.joined().contains("INDEX"), "newest is answered from the index: \(plan)")
         }

@@ -5,9 +5,9 @@ import TableStorage
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Tests that run `StorageCrashWorker` as a separate process: `kill -9` while it writes, and the lock.
@@ -56,7 +56,8 @@ struct CrashTests {
     /// Checks the store after a kill.
     private static func verify(_ directory: URL, acknowledged: [Int64: Int], kill: Int) async throws {
         let handler = InMemoryLogHandler()
-        let store = try await FileTableStore(directory: directory, logger: Logger(label: "test", factory: { _ in handler }))
+        let store = try await FileTableStore(
+            directory: directory, logger: Logger(label: "test", factory: { _ in handler }))
         defer { store.close() }
         var batches: [Int64: [Int64]] = [:]
         for record in try await store.read(Query("Log")) {
@@ -153,9 +154,9 @@ private final class Worker: @unchecked Sendable {
 
     func kill() {
         #if canImport(Glibc)
-        _ = Glibc.kill(process.processIdentifier, SIGKILL)
+            _ = Glibc.kill(process.processIdentifier, SIGKILL)
         #else
-        _ = Darwin.kill(process.processIdentifier, SIGKILL)
+            _ = Darwin.kill(process.processIdentifier, SIGKILL)
         #endif
     }
 

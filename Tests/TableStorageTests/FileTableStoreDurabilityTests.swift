@@ -1,14 +1,14 @@
 import Foundation
 import InMemoryLogging
 import Logging
-import TableStorage
 import Synchronization
+import TableStorage
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Torn tails, bit flips, salvage, full disks, read-only directories, compaction and the log's format.
@@ -92,7 +92,9 @@ struct FileTableStoreDurabilityTests {
     /// The offsets at which the log's lines start.
     private static func lineStarts(_ bytes: [UInt8]) -> [Int] {
         var starts = [0]
-        for (index, byte) in bytes.enumerated() where byte == 0x0A && index + 1 < bytes.count { starts.append(index + 1) }
+        for (index, byte) in bytes.enumerated() where byte == 0x0A && index + 1 < bytes.count {
+            starts.append(index + 1)
+        }
         return starts
     }
 
@@ -301,7 +303,11 @@ final class FaultyDisk: Sendable {
     }
     private let state = Mutex(State())
 
-    func setBudget(_ budget: Int?) { state.withLock { $0.budget = budget; $0.written = 0 } }
+    func setBudget(_ budget: Int?) {
+        state.withLock {
+            $0.budget = budget; $0.written = 0
+        }
+    }
     func setSyncError(_ code: Int32) { state.withLock { $0.syncError = code } }
     var bytesWritten: Int { state.withLock { $0.written } }
 

@@ -14,7 +14,10 @@ struct StressTests {
                 group.addTask {
                     for batch in 0..<40 {
                         let rows: [Record] = (0..<20).map { index in
-                            ["twitterId": .int(Int64(writer * 10_000 + batch * 20 + index)), "writer": .int(Int64(writer))]
+                            [
+                                "twitterId": .int(Int64(writer * 10_000 + batch * 20 + index)),
+                                "writer": .int(Int64(writer)),
+                            ]
                         }
                         let summary = try await store.insert(rows, into: "Updates", onConflict: .fail)
                         #expect(summary.inserted.count == 20)
@@ -24,10 +27,12 @@ struct StressTests {
             for reader in 0..<8 {
                 group.addTask {
                     for _ in 0..<40 {
-                        let count = try await store.count(Query("Updates").filter(Column("writer") == .int(Int64(reader))))
+                        let count = try await store.count(
+                            Query("Updates").filter(Column("writer") == .int(Int64(reader))))
                         #expect(count % 20 == 0, "a batch is visible whole or not at all")
                         let page = try await store.read(
-                            Query("Updates").filter(Column("writer") == .int(Int64(reader))).orderBy(.descending("twitterId")))
+                            Query("Updates").filter(Column("writer") == .int(Int64(reader))).orderBy(
+                                .descending("twitterId")))
                         #expect(page.count % 20 == 0)
                         if let newest = try await store.newest(in: "Updates", by: "twitterId") {
                             #expect(newest["twitterId"] != nil)

@@ -1,3 +1,7 @@
+import Foundation
+import Synchronization
+import TableStorage
+
 /// A small deterministic pseudo-random generator (SplitMix64), so property tests repeat exactly.
 struct SplitMix: RandomNumberGenerator {
     private var state: UInt64
@@ -12,10 +16,6 @@ struct SplitMix: RandomNumberGenerator {
         return z ^ (z >> 31)
     }
 }
-
-import Foundation
-import Synchronization
-import TableStorage
 
 /// A directory under the system's temporary directory, removed when the value is released.
 final class TemporaryDirectory: Sendable {

@@ -22,7 +22,8 @@ struct DecodingTests {
         #expect(first.id == 1_149_825_924_029_980_674)
         // "Fri Jul 12 23:40:37 +0000 2019"
         #expect(first.createdAt == Date(timeIntervalSince1970: 1_562_974_837))
-        #expect(first.text == "RT @KassidyCook1: Me, during the season 3 Stranger Things finale https://t.co/zoXlQF2TrZ")
+        #expect(
+            first.text == "RT @KassidyCook1: Me, during the season 3 Stranger Things finale https://t.co/zoXlQF2TrZ")
         #expect(response.nextResults == "?max_id=1149557488447975428&q=tweepy&include_entities=1")
         #expect(response.oldestID == 1_149_557_488_447_975_429)
         #expect(response.newestID == 1_149_825_924_029_980_674)
@@ -87,16 +88,19 @@ struct DecodingTests {
         #expect(throws: SearchError.self) { try SearchResponse(decoding: body, api: .v2) }
     }
 
-    @Test("every classification case, in both shapes", arguments: [
-        ([String](), Tweet.Kind.original, false),
-        (["retweeted"], .retweet, false),
-        (["quoted"], .quote, false),
-        (["replied_to"], .reply, true),
-        (["replied_to", "quoted"], .reply, true),
-        (["retweeted", "quoted"], .retweet, false),
-    ])
+    @Test(
+        "every classification case, in both shapes",
+        arguments: [
+            ([String](), Tweet.Kind.original, false),
+            (["retweeted"], .retweet, false),
+            (["quoted"], .quote, false),
+            (["replied_to"], .reply, true),
+            (["replied_to", "quoted"], .reply, true),
+            (["retweeted", "quoted"], .retweet, false),
+        ])
     func classifiesV2(refs: [String], kind: Tweet.Kind, isReply: Bool) throws {
-        let tweet = try #require(try SearchResponse(decoding: v2Page([(1, "x", refs)], next: nil), api: .v2).tweets.first)
+        let tweet = try #require(
+            try SearchResponse(decoding: v2Page([(1, "x", refs)], next: nil), api: .v2).tweets.first)
         #expect(tweet.kind == kind)
         #expect(tweet.isReply == isReply)
         #expect(tweet.isRetweet == (kind == .retweet))
@@ -137,7 +141,10 @@ struct DecodingTests {
     @Test("a synthetic 100-tweet page round-trips through Foundation's encoder")
     func decodesSyntheticLargePage() throws {
         let tweets = (0..<100).map { index -> (id: UInt64, text: String, refs: [String]) in
-            (UInt64(1) << 60 + UInt64(index) * 7919, "tweet \(index) ünïcödé 🚀 \"quoted\"", index % 3 == 0 ? ["retweeted"] : [])
+            (
+                UInt64(1) << 60 + UInt64(index) * 7919, "tweet \(index) ünïcödé 🚀 \"quoted\"",
+                index % 3 == 0 ? ["retweeted"] : []
+            )
         }
         let response = try SearchResponse(decoding: v2Page(tweets, next: "next-1"), api: .v2)
         #expect(response.tweets.map(\.id) == tweets.map(\.id))
@@ -146,10 +153,12 @@ struct DecodingTests {
         #expect(response.tweets.allSatisfy { $0.authorUsername == "alice" })
     }
 
-    @Test("truncated and malformed bodies are undecodable with an excerpt", arguments: [
-        "", "{", #"{"data":[{"id":"1","text":"abc"#, "<html>502</html>", #"{"data":[{"id":"x1"}]}"#,
-        #"{"data":[]} trailing"#,
-    ])
+    @Test(
+        "truncated and malformed bodies are undecodable with an excerpt",
+        arguments: [
+            "", "{", #"{"data":[{"id":"1","text":"abc"#, "<html>502</html>", #"{"data":[{"id":"x1"}]}"#,
+            #"{"data":[]} trailing"#,
+        ])
     func rejectsBrokenBodies(body: String) throws {
         let error = try #require(throws: SearchError.self) { try SearchResponse(decoding: Data(body.utf8), api: .v2) }
         #expect(error.code == .undecodableBody)
@@ -160,7 +169,8 @@ struct DecodingTests {
     func truncationsNeverCrash() throws {
         for body in [try Fixture.v1, try Fixture.v2Minimal] {
             for length in stride(from: 0, to: body.count - 1, by: 97) {
-                let api: APIVersion = body.first == UInt8(ascii: "{") && body.starts(with: Data(#"{"statuses""#.utf8)) ? .v1_1 : .v2
+                let api: APIVersion =
+                    body.first == UInt8(ascii: "{") && body.starts(with: Data(#"{"statuses""#.utf8)) ? .v1_1 : .v2
                 #expect(throws: SearchError.self) { try SearchResponse(decoding: body.prefix(length), api: api) }
             }
         }

@@ -14,7 +14,8 @@ struct SearchClientTests {
 
     private static func client(
         _ transport: any HTTPTransport, api: APIVersion = .v2, clock: any WallClock = ManualClock(now: start),
-        credentials: SearchCredentials = bearer, logger: Logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }),
+        credentials: SearchCredentials = bearer,
+        logger: Logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }),
         configure: (inout SearchClient.Configuration) -> Void = { _ in }
     ) throws -> SearchClient {
         var configuration = SearchClient.Configuration()
@@ -88,7 +89,10 @@ struct SearchClientTests {
     func sinceIDIsExact() async throws {
         let since: UInt64 = 9_007_199_254_740_993  // 2^53 + 1: a Double would send ...992
         let transport = MockTransport([
-            .json(v2Page([(since + 2, "new", []), (since + 1, "newer", []), (since, "stored", []), (since - 1, "old", [])], next: "more")),
+            .json(
+                v2Page(
+                    [(since + 2, "new", []), (since + 1, "newer", []), (since, "stored", []), (since - 1, "old", [])],
+                    next: "more"))
         ])
         let tweets = try await Self.client(transport).search(SearchQuery("x", sinceID: since))
         #expect(tweets.map(\.id) == [since + 2, since + 1])
@@ -104,6 +108,16 @@ struct SearchClientTests {
         let v1 = MockTransport([.json(v1Page([(99, "a", false, false)], nextResults: nil))])
         _ = try await Self.client(v1, api: .v1_1).search(SearchQuery("x", untilID: 100))
         #expect(Self.query(v1.requests[0])["max_id"] == "99")
+    }
+
+    @Test("an empty v2 page that still has a next_token does not end the walk")
+    func followsTokenPastEmptyPage() async throws {
+        let transport = MockTransport([
+            .json(v2Page([(30, "c", [])], next: "t1")), .json(v2Page([], next: "t2")),
+            .json(v2Page([(10, "a", [])], next: nil)),
+        ])
+        #expect(try await Self.client(transport).search(SearchQuery("x")).map(\.id) == [30, 10])
+        #expect(transport.requests.count == 3)
     }
 
     @Test("a tweet repeated on a later page is returned once")
@@ -132,13 +146,19 @@ struct SearchClientTests {
         #expect(transport.requests.count == 1)
     }
 
-    @Test("each error response maps to its code with Twitter's payload, and none is retried", arguments: [
-        (400, #"{"title":"Invalid Request","detail":"One or more parameters to your request was invalid.","type":"https://api.twitter.com/2/problems/invalid-request","errors":[{"message":"The `query` param is invalid"}]}"#, "badRequest", Int?.none),
-        (401, #"{"errors":[{"code":32,"message":"Could not authenticate you."}]}"#, "unauthorized", 32),
-        (401, #"{"errors":[{"code":89,"message":"Invalid or expired token."}]}"#, "unauthorized", 89),
-        (403, #"{"title":"Forbidden","detail":"Forbidden","type":"about:blank","status":403}"#, "forbidden", nil),
-        (404, #"{"errors":[{"code":34,"message":"Sorry, that page does not exist."}]}"#, "notFound", 34),
-    ])
+    @Test(
+        "each error response maps to its code with Twitter's payload, and none is retried",
+        arguments: [
+            (
+                400,
+                #"{"title":"Invalid Request","detail":"One or more parameters to your request was invalid.","type":"https://api.twitter.com/2/problems/invalid-request","errors":[{"message":"The `query` param is invalid"}]}"#,
+                "badRequest", Int?.none
+            ),
+            (401, #"{"errors":[{"code":32,"message":"Could not authenticate you."}]}"#, "unauthorized", 32),
+            (401, #"{"errors":[{"code":89,"message":"Invalid or expired token."}]}"#, "unauthorized", 89),
+            (403, #"{"title":"Forbidden","detail":"Forbidden","type":"about:blank","status":403}"#, "forbidden", nil),
+            (404, #"{"errors":[{"code":34,"message":"Sorry, that page does not exist."}]}"#, "notFound", 34),
+        ])
     func mapsErrors(status: Int, body: String, code: String, twitterCode: Int?) async throws {
         let transport = MockTransport([.json(body, status: status), .json(v2Page([], next: nil))])
         let error = try await #require(throws: SearchError.self) {
@@ -157,19 +177,48 @@ struct SearchClientTests {
         let clock = ManualClock(now: Self.start)
         let events = Mutex<[SearchEvent]>([])
         let transport = MockTransport([
-            .status(429, headers: ["x-rate-limit-reset": "1700000060", "x-rate-limit-remaining": "0", "x-rate-limit-limit": "450"]),
-            .json(v2Page([(5, "a", [])], next: nil), headers: ["x-rate-limit-remaining": "449", "x-rate-limit-limit": "450", "x-rate-limit-reset": "1700000960"]),
+            .status(
+                429,
+                headers: [
+                    "x-rate-limit-reset": "1700000060", "x-rate-limit-remaining": "0", "x-rate-limit-limit": "450",
+                ]),
+            .json(
+                v2Page([(5, "a", [])], next: nil),
+                headers: [
+                    "x-rate-limit-remaining": "449", "x-rate-limit-limit": "450", "x-rate-limit-reset": "1700000960",
+                ]),
         ])
-        let client = try Self.client(transport, clock: clock) { $0.eventHandler = { event in events.withLock { $0.append(event) } } }
+        let client = try Self.client(transport, clock: clock) {
+            $0.eventHandler = { event in events.withLock { $0.append(event) } }
+        }
         async let pages = client.pages(SearchQuery("x")).reduce(into: [SearchPage]()) { $0.append($1) }
         await clock.waitForSleepers(1)
         #expect(clock.nextSleeperDeadline == Date(timeIntervalSince1970: 1_700_000_061))
         #expect(transport.requests.count == 1)
         clock.advance(to: Date(timeIntervalSince1970: 1_700_000_061))
         let result = try await pages
-        #expect(result.first?.rateLimit == RateLimit(limit: 450, remaining: 449, reset: Date(timeIntervalSince1970: 1_700_000_960)))
+        #expect(
+            result.first?.rateLimit
+                == RateLimit(limit: 450, remaining: 449, reset: Date(timeIntervalSince1970: 1_700_000_960)))
         #expect(transport.requests.count == 2)
-        #expect(events.withLock { $0 }.first == .rateLimitWait(until: Date(timeIntervalSince1970: 1_700_000_061), reason: "429 too many requests"))
+        #expect(await client.lastRateLimit?.remaining == 449)
+        #expect(
+            events.withLock { $0 }.first
+                == .rateLimitWait(until: Date(timeIntervalSince1970: 1_700_000_061), reason: "429 too many requests"))
+    }
+
+    @Test("a 429 with only Retry-After waits that many seconds")
+    func honoursRetryAfter() async throws {
+        let clock = ManualClock(now: Self.start)
+        let transport = MockTransport([
+            .status(429, headers: ["retry-after": "12"]), .json(v2Page([(5, "a", [])], next: nil)),
+        ])
+        let client = try Self.client(transport, clock: clock)
+        async let tweets = client.search(SearchQuery("x"))
+        await clock.waitForSleepers(1)
+        #expect(clock.nextSleeperDeadline == Self.start.addingTimeInterval(13))
+        clock.advance(by: .seconds(13))
+        #expect(try await tweets.map(\.id) == [5])
     }
 
     @Test("rate-limit waits are clamped: never negative, never beyond the maximum")
@@ -185,7 +234,8 @@ struct SearchClientTests {
     @Test("too many 429s in a row fail as rateLimited with the reset time")
     func rateLimitBudget() async throws {
         let clock = ManualClock(now: Self.start)
-        let limited = MockTransport.Reply.status(429, headers: ["x-rate-limit-reset": "1699999000"])  // in the past: no wait
+        // A reset in the past: no wait.
+        let limited = MockTransport.Reply.status(429, headers: ["x-rate-limit-reset": "1699999000"])
         let transport = MockTransport([limited, limited, limited, limited])
         let error = try await #require(throws: SearchError.self) {
             try await Self.client(transport, clock: clock).search(SearchQuery("x"))
@@ -248,14 +298,19 @@ struct SearchClientTests {
     func pacesWhenRemainingIsLow() {
         let policy = RequestPolicy()
         let reset = Self.start.addingTimeInterval(59)
-        let none = policy.delayBeforeRequest(now: Self.start, lastRequest: nil, rateLimit: RateLimit(remaining: 0, reset: reset))
+        let none = policy.delayBeforeRequest(
+            now: Self.start, lastRequest: nil, rateLimit: RateLimit(remaining: 0, reset: reset))
         #expect(none?.0 == .seconds(60))
-        let one = policy.delayBeforeRequest(now: Self.start, lastRequest: nil, rateLimit: RateLimit(remaining: 1, reset: reset))
+        let one = policy.delayBeforeRequest(
+            now: Self.start, lastRequest: nil, rateLimit: RateLimit(remaining: 1, reset: reset))
         #expect(one?.0 == .seconds(30))
-        #expect(policy.delayBeforeRequest(now: Self.start, lastRequest: nil, rateLimit: RateLimit(remaining: 100, reset: reset)) == nil)
+        #expect(
+            policy.delayBeforeRequest(
+                now: Self.start, lastRequest: nil, rateLimit: RateLimit(remaining: 100, reset: reset)) == nil)
         var spaced = RequestPolicy()
         spaced.minimumInterval = .seconds(1)
-        let gap = spaced.delayBeforeRequest(now: Self.start, lastRequest: Self.start.addingTimeInterval(-0.25), rateLimit: nil)
+        let gap = spaced.delayBeforeRequest(
+            now: Self.start, lastRequest: Self.start.addingTimeInterval(-0.25), rateLimit: nil)
         #expect(gap?.0 == .milliseconds(750))
         #expect(gap?.1 == "minimum interval")
     }
@@ -263,7 +318,9 @@ struct SearchClientTests {
     @Test("the minimum interval separates the requests of a walk on the clock")
     func minimumIntervalBetweenPages() async throws {
         let clock = ManualClock(now: Self.start)
-        let transport = MockTransport([.json(v2Page([(9, "a", [])], next: "n")), .json(v2Page([(8, "b", [])], next: nil))])
+        let transport = MockTransport([
+            .json(v2Page([(9, "a", [])], next: "n")), .json(v2Page([(8, "b", [])], next: nil)),
+        ])
         let client = try Self.client(transport, clock: clock) { $0.policy.minimumInterval = .seconds(1) }
         async let tweets = client.search(SearchQuery("x"))
         await clock.waitForSleepers(1)
@@ -279,7 +336,8 @@ struct SearchClientTests {
             .json(v2Page([(3, "a", [])], next: nil)),
             .json(v2Page([(4, "b", [])], next: nil)),
         ])
-        let client = try Self.client(transport, credentials: .appOnly(consumerKey: "key one", consumerSecret: Secret("s&cret")))
+        let client = try Self.client(
+            transport, credentials: .appOnly(consumerKey: "key one", consumerSecret: Secret("s&cret")))
         _ = try await client.search(SearchQuery("x"))
         _ = try await client.search(SearchQuery("y"))
         let requests = transport.requests
@@ -289,7 +347,9 @@ struct SearchClientTests {
         #expect(requests[0].body == Data("grant_type=client_credentials".utf8))
         #expect(requests[0].headerFields[.contentType] == "application/x-www-form-urlencoded;charset=UTF-8")
         // base64("key%20one:s%26cret")
-        #expect(requests[0].headerFields[.authorization] == "Basic " + Data("key%20one:s%26cret".utf8).base64EncodedString())
+        #expect(
+            requests[0].headerFields[.authorization] == "Basic " + Data("key%20one:s%26cret".utf8).base64EncodedString()
+        )
         #expect(requests[1].headerFields[.authorization] == "Bearer AAAA%2FTOKEN")
         #expect(requests[2].headerFields[.authorization] == "Bearer AAAA%2FTOKEN")
     }
@@ -306,11 +366,13 @@ struct SearchClientTests {
         #expect(error.bodyExcerpt == nil)
     }
 
-    @Test("credentials never go over plain http except to loopback hosts", arguments: [
-        ("http://api.twitter.com", false), ("http://example.com:8080", false), ("ftp://127.0.0.1", false),
-        ("http://127.0.0.1:8080", true), ("http://localhost", true), ("http://[::1]:9000", true),
-        ("https://api.twitter.com", true), ("https://proxy.example/twitter", true),
-    ])
+    @Test(
+        "credentials never go over plain http except to loopback hosts",
+        arguments: [
+            ("http://api.twitter.com", false), ("http://example.com:8080", false), ("ftp://127.0.0.1", false),
+            ("http://127.0.0.1:8080", true), ("http://localhost", true), ("http://[::1]:9000", true),
+            ("https://api.twitter.com", true), ("https://proxy.example/twitter", true),
+        ])
     func refusesInsecureURLs(url: String, accepted: Bool) throws {
         var configuration = SearchClient.Configuration()
         configuration.baseURL = try #require(URL(string: url))
@@ -344,7 +406,8 @@ struct SearchClientTests {
         let (logger, box) = CapturingLogHandler.logger()
         let clock = ManualClock(now: Self.start)
         let secrets = ["cs-SECRET-1", "ts-SECRET-2", "bearer-SECRET-3", "appsecret-SECRET-4", "AAAA-TOKEN-SECRET-5"]
-        let oauth = OAuth1Credentials(consumerKey: "ck", consumerSecret: Secret(secrets[0]), token: "t", tokenSecret: Secret(secrets[1]))
+        let oauth = OAuth1Credentials(
+            consumerKey: "ck", consumerSecret: Secret(secrets[0]), token: "t", tokenSecret: Secret(secrets[1]))
         var failures: [String] = []
         for credentials in [
             SearchCredentials.oauth1(oauth), .bearer(BearerCredentials(token: Secret(secrets[2]))),

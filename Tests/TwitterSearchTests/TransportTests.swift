@@ -7,7 +7,7 @@ import Testing
 import TwitterSearch
 
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 
 @Suite("Transports")
@@ -31,8 +31,10 @@ struct TransportTests {
 
     @Test("ReplayTransport serves recorded files in order, then fails or loops")
     func replayServesFilesInOrder() async throws {
-        let files = [Fixture.directory.appendingPathComponent("v2_search_recent_q_Tweepy.json"),
-                     Fixture.directory.appendingPathComponent("v1.1_search_tweets_q_tweepy.json")]
+        let files = [
+            Fixture.directory.appendingPathComponent("v2_search_recent_q_Tweepy.json"),
+            Fixture.directory.appendingPathComponent("v1.1_search_tweets_q_tweepy.json"),
+        ]
         let replay = try ReplayTransport(files: files, headers: ["x-rate-limit-remaining": "7"])
         let first = try await replay.send(TransportRequest(url: Self.url))
         let second = try await replay.send(TransportRequest(url: Self.url))
@@ -53,8 +55,10 @@ struct TransportTests {
         let inner = MockTransport(Array(repeating: .json(#"{"data":[{"id":"1","text":"hello"}]}"#), count: 4))
         let faulty = FaultTransport(
             wrapping: inner,
-            faults: [0: .timeout, 1: .connectionReset, 2: .rateLimited(resetAfter: .seconds(60)), 3: .serverError(503),
-                     4: .truncatedBody, 5: .malformedBody],
+            faults: [
+                0: .timeout, 1: .connectionReset, 2: .rateLimited(resetAfter: .seconds(60)), 3: .serverError(503),
+                4: .truncatedBody, 5: .malformedBody,
+            ],
             clock: clock)
         await #expect(throws: URLError.self) { try await faulty.send(TransportRequest(url: Self.url)) }
         await #expect(throws: URLError.self) { try await faulty.send(TransportRequest(url: Self.url)) }
@@ -89,7 +93,9 @@ struct TransportTests {
     func urlSessionRoundTrip() async throws {
         try await TestHTTPServer.withServer([
             .init("POST", "/echo") { request in
-                .json(request.body, status: 201, headers: [("x-rate-limit-remaining", "3"), ("x-seen-ua", request.headers["user-agent"] ?? "")])
+                .json(
+                    request.body, status: 201,
+                    headers: [("x-rate-limit-remaining", "3"), ("x-seen-ua", request.headers["user-agent"] ?? "")])
             }
         ]) { server in
             let transport = URLSessionTransport()
@@ -97,14 +103,19 @@ struct TransportTests {
             fields[.contentType] = "application/json"
             let body = Data(#"{"hello":"world"}"#.utf8)
             let response = try await transport.send(
-                TransportRequest(method: .post, url: server.baseURL.appendingPathComponent("echo"), headerFields: fields, body: body))
+                TransportRequest(
+                    method: .post, url: server.baseURL.appendingPathComponent("echo"), headerFields: fields, body: body)
+            )
             #expect(response.status.code == 201)
             #expect(response.body == body)
             #expect(response.headerFields[HTTPField.Name("x-rate-limit-remaining")!] == "3")
-            #expect(response.headerFields[HTTPField.Name("x-seen-ua")!] == "TweetHarvester/\(URLSessionTransport.libraryVersion)")
+            #expect(
+                response.headerFields[HTTPField.Name("x-seen-ua")!]
+                    == "TweetHarvester/\(URLSessionTransport.libraryVersion)")
             #expect(server.requests.first?.headers["content-type"] == "application/json")
             // A 404 is a response, not an error.
-            let missing = try await transport.send(TransportRequest(url: server.baseURL.appendingPathComponent("nowhere")))
+            let missing = try await transport.send(
+                TransportRequest(url: server.baseURL.appendingPathComponent("nowhere")))
             #expect(missing.status == .notFound)
         }
     }
@@ -122,7 +133,7 @@ struct TransportTests {
             let transport = URLSessionTransport()
             await #expect(throws: (any Error).self) {
                 try await transport.send(
-                    TransportRequest(url: server.baseURL.appendingPathComponent("slow"), timeout: .milliseconds(200)))
+                    TransportRequest(url: server.baseURL.appendingPathComponent("slow"), timeout: .milliseconds(50)))
             }
             gate.withLock { $0 = true }
         }
@@ -135,7 +146,9 @@ struct TransportTests {
         try await TestHTTPServer.withServer([
             .init("GET", "/hang") { _ in
                 arrival.yield()
-                for _ in 0..<200 where !gate.withLock({ $0 }) { usleep(10_000) }
+                // Hold the response for up to 30 s (released as soon as the test has its result), so that on
+                // a loaded machine a slow cancellation still cannot lose the race to a complete response.
+                for _ in 0..<3000 where !gate.withLock({ $0 }) { usleep(10_000) }
                 return .json("{}")
             }
         ]) { server in

@@ -5,6 +5,9 @@ import Foundation
 let groups: [BenchmarkGroup] = [
     oauthBenchmarks,
     harvestGroup,
+    searchBenchmarks,
+    storageGroup,
+    cronBenchmarks,
 ]
 
 let wanted = Set(CommandLine.arguments.dropFirst())

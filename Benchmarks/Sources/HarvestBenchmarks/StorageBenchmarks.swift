@@ -1,0 +1,128 @@
+import Foundation
+import TableStorage
+import TableStorageSQLite
+
+/// The "storage" group: durable batched inserts, `newest` lookups and opening a large file store.
+///
+///     swift run -c release --package-path Benchmarks harvest-bench storage
+///
+/// The rows are shaped like the anchor's (`/tmp/anchors/store_insert.py`): `Updates(twitterId unique,
+/// text, author, date)`, increasing snowflake ids above 2^53, texts from the corpus, batches of 100 with
+/// insert-or-ignore, one durable commit per batch.
+var storageGroup: BenchmarkGroup {
+    BenchmarkGroup(name: "storage", run: runStorageBenchmarks)
+}
+
+private func runStorageBenchmarks() async throws {
+    let texts = StorageBench.corpusTexts()
+    let scratch = FileManager.default.temporaryDirectory.appending(path: "th-storage-bench-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: scratch) }
+    let rows = 200_000
+    var run = 0
+    func fresh() -> URL {
+        run += 1
+        return scratch.appending(path: "run\(run)")
+    }
+
+    let fileSeconds = try await medianSeconds(repetitions: 3) {
+        let store = try await FileTableStore(directory: fresh())
+        try await StorageBench.fill(store, rows: rows, texts: texts)
+        store.close()
+    }
+    report("storage.file.insert-durable", Double(rows) / fileSeconds, "rows/s")
+    let sqliteSeconds = try await medianSeconds(repetitions: 3) {
+        let store = try SQLiteTableStore(path: fresh().path + ".sqlite")
+        try await StorageBench.fill(store, rows: rows, texts: texts)
+    }
+    report("storage.sqlite.insert-durable", Double(rows) / sqliteSeconds, "rows/s")
+
+    for (label, count) in [("10k", 10_000), ("1M", 1_000_000)] {
+        let directory = fresh()
+        let file = try await FileTableStore(directory: directory)
+        try await StorageBench.fill(file, rows: count, texts: texts)
+        report("storage.file.newest.\(label)", try await StorageBench.newestMicroseconds(file), "µs")
+        file.close()
+        let sqlite = try SQLiteTableStore(path: fresh().path + ".sqlite")
+        try await StorageBench.fill(sqlite, rows: count, texts: texts)
+        report("storage.sqlite.newest.\(label)", try await StorageBench.newestMicroseconds(sqlite), "µs")
+        if count == 1_000_000 {
+            let before = StorageBench.residentMiB()
+            let start = ContinuousClock.now
+            let reopened = try await FileTableStore(directory: directory)
+            let elapsed = ContinuousClock.now - start
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            report("storage.file.open.1M", seconds, "s")
+            if let before, let after = StorageBench.residentMiB() {
+                report("storage.file.open.1M.rss-growth", after - before, "MiB")
+            }
+            let size =
+                try FileManager.default.attributesOfItem(
+                    atPath: directory.appending(path: FileTableStore.logFileName).path)[.size] as? Int ?? 0
+            report("storage.file.log-size.1M", Double(size) / 1_048_576, "MiB")
+            report("storage.file.newest.1M.reopened", try await StorageBench.newestMicroseconds(reopened), "µs")
+            reopened.close()
+        }
+    }
+}
+
+enum StorageBench {
+    static let twitterEpochMilliseconds: Int64 = 1_288_834_974_657
+
+    /// Tweet texts from the corpus (or a fixed text when there is none).
+    static func corpusTexts() -> [String] {
+        let directory = corpusDirectory.appending(path: "v2")
+        var texts: [String] = []
+        for index in 0..<10 {
+            let url = directory.appending(path: String(format: "page_%05d.json", index))
+            guard let data = try? Data(contentsOf: url),
+                let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+                let tweets = object["data"] as? [[String: Any]]
+            else { continue }
+            texts += tweets.compactMap { $0["text"] as? String }
+        }
+        return texts.isEmpty ? ["Schrödinger’s deploy ✈️ #mobileservices is back, and another one"] : texts
+    }
+
+    /// Inserts `rows` tweet-shaped rows in durable batches of 100.
+    static func fill(_ store: any TableStore, rows: Int, texts: [String]) async throws {
+        try await store.createTable(TableDefinition(name: "Updates", uniqueKey: "twitterId"))
+        var milliseconds: Int64 = 1_704_067_200_000
+        var batch: [Record] = []
+        batch.reserveCapacity(100)
+        for index in 0..<rows {
+            milliseconds += Int64(50 + index % 3_950)
+            let id = ((milliseconds - twitterEpochMilliseconds) << 22) | Int64(index & 0xFFF)
+            batch.append([
+                "twitterId": .int(id), "text": .string(texts[index % texts.count]),
+                "author": .string("user\(index % 997)"),
+                "date": .date(Date(timeIntervalSince1970: Double(milliseconds / 1000))),
+            ])
+            if batch.count == 100 {
+                _ = try await store.insert(batch, into: "Updates", onConflict: .ignore)
+                batch.removeAll(keepingCapacity: true)
+            }
+        }
+        if !batch.isEmpty { _ = try await store.insert(batch, into: "Updates", onConflict: .ignore) }
+    }
+
+    /// The median time of one `newest(in:by:)` call, in microseconds.
+    static func newestMicroseconds(_ store: any TableStore) async throws -> Double {
+        let calls = 20_000
+        let seconds = try await medianSeconds(repetitions: 5) {
+            var found = 0
+            for _ in 0..<calls where try await store.newest(in: "Updates", by: "twitterId") != nil { found += 1 }
+            return found
+        }
+        return seconds / Double(calls) * 1e6
+    }
+
+    /// The resident set size of this process, from /proc/self/status, in MiB.
+    static func residentMiB() -> Double? {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+            let kilobytes = Double(line.split(separator: " ").dropFirst().first ?? "")
+        else { return nil }
+        return kilobytes / 1024
+    }
+}
