@@ -22,6 +22,7 @@ let package = Package(
         .library(name: "TweetHarvester", targets: ["TweetHarvester"]),
         .library(name: "HarvestTesting", targets: ["HarvestTesting"]),
         .executable(name: "harvest", targets: ["harvest"]),
+        .executable(name: "GetUpdates", targets: ["GetUpdates"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
@@ -99,6 +100,16 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             path: "Examples/harvest"
+        ),
+        .executableTarget(
+            name: "GetUpdates",
+            dependencies: [
+                "TweetHarvester", "TwitterSearch", "TableStorage", "CronScheduler",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            path: "Examples/GetUpdates"
         ),
 
         // MARK: Tests

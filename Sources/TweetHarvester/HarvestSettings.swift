@@ -1,3 +1,4 @@
+import CronScheduler
 import Foundation
 import OAuthSigning
 import TwitterSearch
@@ -33,6 +34,8 @@ public struct HarvestSettings: Sendable, CustomStringConvertible {
     ///
     /// The default drops retweets and replies, as the classic job did.
     public var filters: [TweetFilter] = [.retweets, .replies]
+    /// When ``Harvester/start()`` runs the harvest job. The default is every hour, on the hour (UTC).
+    public var schedule: Schedule = HarvestSettings.hourly
     /// The archive job, run on its own schedule by ``Harvester/start()``; `nil`, the default, runs none.
     public var archive: ArchivePolicy?
     /// The table each run's ``HarvestReport`` is stored in. The default is `HarvestRuns`.
@@ -41,6 +44,11 @@ public struct HarvestSettings: Sendable, CustomStringConvertible {
     public var stateTable: String = "HarvestState"
     /// Rows per insert when a page is stored. The default is `100`.
     public var batchSize: Int = 100
+
+    /// Every hour on the hour, UTC.
+    public static var hourly: Schedule {
+        .every(.hours(1), startingAt: Date(timeIntervalSince1970: 0))
+    }
 
     /// Creates settings with the given credentials and every other field at its default.
     ///
