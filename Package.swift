@@ -182,6 +182,13 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ]
         ),
+        .testTarget(
+            name: "HarvestIntegrationTests",
+            dependencies: [
+                "TweetHarvester", "HarvestTestServer", "HarvestTesting", "TwitterSearch", "TableStorage",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ]
+        ),
     ]
 )
 

@@ -97,6 +97,12 @@ public struct DemoTransport: HTTPTransport {
     /// Answers `request` as the search API would at the clock's current time.
     public func send(_ request: TransportRequest) async throws -> TransportResponse {
         try Task.checkCancellation()
+        return response(to: request)
+    }
+
+    /// The response to `request` at the clock's current time, computed synchronously (a test server's route
+    /// handler serves the demo API over real HTTP with it).
+    func response(to request: TransportRequest) -> TransportResponse {
         let now = clock.now
         let path = request.url.path
         let isV1 = path.hasPrefix("/1.1/")

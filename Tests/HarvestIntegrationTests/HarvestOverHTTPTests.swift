@@ -1,0 +1,63 @@
+import Foundation
+import HTTPTypes
+import HarvestTestServer
+import HarvestTesting
+import TableStorage
+import Testing
+import TwitterSearch
+
+@testable import TweetHarvester
+
+/// The whole stack over real HTTP: `URLSessionTransport` (libcurl on Linux) to a server on 127.0.0.1 that serves
+/// the demo search API.
+@Suite("Harvesting over HTTP")
+struct HarvestOverHTTPTests {
+    private static let start = Date(timeIntervalSince1970: 1_790_000_000)
+
+    /// A route that answers `path` from the demo API, as the real API would at the demo clock's time.
+    private static func route(_ path: String, _ demo: DemoTransport) -> TestHTTPServer.Route {
+        TestHTTPServer.Route("GET", path) { request in
+            guard let url = URL(string: "http://127.0.0.1" + request.target) else {
+                return TestHTTPServer.Response(status: 400)
+            }
+            var fields = HTTPFields()
+            for (name, value) in request.headers {
+                if let field = HTTPField.Name(name) { fields[field] = value }
+            }
+            let response = demo.response(to: TransportRequest(url: url, headerFields: fields))
+            return TestHTTPServer.Response(
+                status: response.status.code,
+                headers: response.headerFields.map { ($0.name.rawName, $0.value) }, body: response.body)
+        }
+    }
+
+    @Test("v2 and v1.1 runs over URLSessionTransport store the window, then only what arrived, nothing twice",
+          arguments: [APIVersion.v2, .v1_1])
+    func harvestOverHTTP(api: APIVersion) async throws {
+        let clock = ManualClock(now: Self.start)
+        var configuration = DemoTransport.Configuration()
+        configuration.window = .seconds(120)
+        let demo = DemoTransport(configuration: configuration, clock: clock)
+        let routes = [Self.route("/2/tweets/search/recent", demo), Self.route("/1.1/search/tweets.json", demo)]
+        try await TestHTTPServer.withServer(routes, idleLimit: 20) { server in
+            var settings = HarvestSettings.demo
+            settings.api = api
+            settings.baseURL = server.baseURL
+            let store = InMemoryTableStore()
+            let harvester = try Harvester(
+                settings: settings, store: store, transport: URLSessionTransport(), clock: clock)
+            let first = try await harvester.runOnce()
+            clock.advance(by: .seconds(60))
+            let second = try await harvester.runOnce()
+            let truth = demo.timeline(after: Self.start.addingTimeInterval(-120), through: clock.now)
+            let expected = Set(truth.filter { $0.kind != .retweet && $0.kind != .reply }.map(\.id))
+            let stored = try await store.read(Query("Updates")).compactMap(HarvestTables.tweetID(of:))
+            #expect(stored.count == Set(stored).count)
+            #expect(Set(stored) == expected)
+            #expect(first.pages >= 5)
+            #expect(second.pages == 3)
+            #expect(second.newestBefore == first.newestAfter)
+            #expect(server.requests.allSatisfy { $0.headers.keys.contains { $0.lowercased() == "authorization" } })
+        }
+    }
+}
