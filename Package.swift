@@ -92,7 +92,8 @@ let package = Package(
         .executableTarget(
             name: "harvest",
             dependencies: [
-                "OAuthSigning", "TwitterSearch", "TableStorage", "TableStorageSQLite", "CronScheduler", "TweetHarvester",
+                "OAuthSigning", "TwitterSearch", "TableStorage", "TableStorageSQLite", "CronScheduler",
+                "TweetHarvester",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -99,7 +99,10 @@ public actor JobScheduler: Service {
         self.work[name] = work
         logger.debug(
             "job added",
-            metadata: ["th.job": "\(name)", "th.schedule": "\(schedule)", "th.next": "\(core.job(name)?.nextDue.map { "\($0)" } ?? "none")"])
+            metadata: [
+                "th.job": "\(name)", "th.schedule": "\(schedule)",
+                "th.next": "\(core.job(name)?.nextDue.map { "\($0)" } ?? "none")",
+            ])
         eventSink.yield(.changed)
     }
 

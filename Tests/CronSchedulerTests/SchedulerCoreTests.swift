@@ -64,14 +64,16 @@ struct SchedulerCoreTests {
     @Test("overlap .skip records a skipped run; .queueOne runs it after, and at most one waits")
     func overlap() throws {
         var core = SchedulerCore(maxConcurrentRuns: 1)
-        try core.add(name: "skip", schedule: Self.cron("* * * * *"), options: Self.options(overlap: .skip), now: Self.t0)
+        try core.add(
+            name: "skip", schedule: Self.cron("* * * * *"), options: Self.options(overlap: .skip), now: Self.t0)
         #expect(core.tick(now: Self.t0.addingTimeInterval(60)).starts.count == 1)
         let second = core.tick(now: Self.t0.addingTimeInterval(120))
         #expect(second.starts.isEmpty)
         #expect(second.skipped.map(\.outcome) == [.skipped("the previous run is still running")])
 
         var queue = SchedulerCore(maxConcurrentRuns: 1)
-        try queue.add(name: "q", schedule: Self.cron("* * * * *"), options: Self.options(overlap: .queueOne), now: Self.t0)
+        try queue.add(
+            name: "q", schedule: Self.cron("* * * * *"), options: Self.options(overlap: .queueOne), now: Self.t0)
         #expect(queue.tick(now: Self.t0.addingTimeInterval(60)).starts.count == 1)
         #expect(queue.tick(now: Self.t0.addingTimeInterval(120)).skipped.isEmpty)
         #expect(queue.tick(now: Self.t0.addingTimeInterval(180)).skipped.count == 1)  // one waits already
@@ -163,10 +165,14 @@ struct SchedulerCoreTests {
         #expect(february == Date(timeIntervalSince1970: 1_772_236_800))  // 2026-02-28
         #expect(monthly.nextFire(after: february!) == Date(timeIntervalSince1970: 1_774_915_200))  // 2026-03-31
         let berlin = TimeZone(identifier: "Europe/Berlin")!
-        let daily = Schedule.every(.days(1, in: berlin), startingAt: Date(timeIntervalSince1970: 1_774_659_600))  // Mar 28 02:00+01
-        #expect(daily.nextFire(after: Date(timeIntervalSince1970: 1_774_659_600)) == Date(timeIntervalSince1970: 1_774_746_000))  // Mar 29: 02:00 does not exist, 03:00+02
+        // From March 28 02:00+01:00, daily in Berlin.
+        let daily = Schedule.every(.days(1, in: berlin), startingAt: Date(timeIntervalSince1970: 1_774_659_600))
+        #expect(
+            daily.nextFire(after: Date(timeIntervalSince1970: 1_774_659_600))
+                == Date(timeIntervalSince1970: 1_774_746_000))  // Mar 29: 02:00 does not exist, 03:00+02
         let quarterHour = Schedule.every(.minutes(15), startingAt: Self.t0)
-        #expect(quarterHour.nextFire(after: Self.t0.addingTimeInterval(7 * 900 + 1)) == Self.t0.addingTimeInterval(8 * 900))
+        #expect(
+            quarterHour.nextFire(after: Self.t0.addingTimeInterval(7 * 900 + 1)) == Self.t0.addingTimeInterval(8 * 900))
         #expect(quarterHour.nextFire(after: Self.t0.addingTimeInterval(-5)) == Self.t0)
     }
 }

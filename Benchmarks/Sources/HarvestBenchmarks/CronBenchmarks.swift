@@ -14,7 +14,9 @@ let cronBenchmarks = BenchmarkGroup(name: "cron") {
     let zones: [(String, TimeZone)] = [("utc", .gmt), ("berlin", berlin)]
     for (label, zone) in zones {
         // 2024-01-01 00:00 local, then starts every 263,057 s, as the anchor does.
-        let t0 = Date(timeIntervalSince1970: 1_704_067_200 - Double(zone.secondsFromGMT(for: Date(timeIntervalSince1970: 1_704_067_200))))
+        let t0 = Date(
+            timeIntervalSince1970: 1_704_067_200
+                - Double(zone.secondsFromGMT(for: Date(timeIntervalSince1970: 1_704_067_200))))
         let starts = (0..<200).map { t0.addingTimeInterval(263_057 * Double($0)) }
         let parsed = try expressions.map { try CronExpression($0) }
 
