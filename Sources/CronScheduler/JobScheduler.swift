@@ -217,14 +217,14 @@ public actor JobScheduler: Service {
                     return
                 }
                 apply(core.tick(now: clock.now), in: &group)
-                armTimer(at: core.nextWake)
+                armTimer(at: core.nextWake())
             case .changed:
                 if isStopping {
                     if core.running == 0 { return }
                     continue
                 }
                 apply(core.tick(now: clock.now), in: &group)
-                armTimer(at: core.nextWake)
+                armTimer(at: core.nextWake())
             }
         }
     }

@@ -25,13 +25,13 @@ struct SchedulerCoreTests {
     func onTimeOnce() throws {
         var core = SchedulerCore(maxConcurrentRuns: 1)
         try core.add(name: "a", schedule: Self.cron("*/5 * * * *"), options: .init(), now: Self.t0)
-        #expect(core.nextWake == Self.t0.addingTimeInterval(300))
+        #expect(core.nextWake() == Self.t0.addingTimeInterval(300))
         #expect(core.tick(now: Self.t0.addingTimeInterval(299.999)).starts.isEmpty)
         let due = core.tick(now: Self.t0.addingTimeInterval(300))
         #expect(due.starts.map(\.occurrence.scheduledAt) == [Self.t0.addingTimeInterval(300)])
         core.finished("a")
         #expect(core.tick(now: Self.t0.addingTimeInterval(300)).starts.isEmpty)
-        #expect(core.nextWake == Self.t0.addingTimeInterval(600))
+        #expect(core.nextWake() == Self.t0.addingTimeInterval(600))
     }
 
     @Test("a wall clock stepped back never repeats an occurrence")
@@ -91,7 +91,7 @@ struct SchedulerCoreTests {
         #expect(actions.starts.count == 1)
         #expect(actions.starts[0].occurrence.scheduledAt == Date(timeIntervalSince1970: 1_768_813_200))  // Jan 19 09:00
         #expect(actions.coalesced.map(\.count) == [3])
-        #expect(core.nextWake == Date(timeIntervalSince1970: 1_769_418_000))  // Jan 26 09:00
+        #expect(core.nextWake() == Date(timeIntervalSince1970: 1_769_418_000))  // Jan 26 09:00
     }
 
     @Test("misfire .runAll runs every missed occurrence, one after the other")
@@ -125,14 +125,14 @@ struct SchedulerCoreTests {
         var core = SchedulerCore(maxConcurrentRuns: 1)
         try core.add(name: "a", schedule: Self.cron("0 * * * *"), options: .init(), now: Self.t0)
         try core.setEnabled("a", false, now: Self.t0)
-        #expect(core.nextWake == nil)
+        #expect(core.nextWake() == nil)
         #expect(core.tick(now: Self.t0.addingTimeInterval(7200)).starts.isEmpty)
         try core.requestRun("a", now: Self.t0.addingTimeInterval(7200))
         let manual = core.tick(now: Self.t0.addingTimeInterval(7200))
         #expect(manual.starts.map(\.occurrence.isManual) == [true])
         core.finished("a")
         try core.setEnabled("a", true, now: Self.t0.addingTimeInterval(7300))
-        #expect(core.nextWake == Self.t0.addingTimeInterval(3 * 3600))
+        #expect(core.nextWake() == Self.t0.addingTimeInterval(3 * 3600))
         #expect(core.tick(now: Self.t0.addingTimeInterval(7300)).starts.isEmpty)
     }
 
@@ -153,7 +153,7 @@ struct SchedulerCoreTests {
         try core.add(name: "o", schedule: .once(at: Self.t0.addingTimeInterval(-3600)), options: .init(), now: Self.t0)
         #expect(core.tick(now: Self.t0).starts.count == 1)
         core.finished("o")
-        #expect(core.nextWake == nil)
+        #expect(core.nextWake() == nil)
         #expect(core.tick(now: Self.t0.addingTimeInterval(86_400)).starts.isEmpty)
     }
 

@@ -1,5 +1,7 @@
 import CronScheduler
 import Foundation
+import Logging
+import Synchronization
 
 /// Next-fire computations over the expression mix of `../shared/anchors/cron_next.py`, in UTC and
 /// Europe/Berlin: "fresh" parses and computes one next fire from 200 start instants spread over
@@ -44,4 +46,39 @@ let cronBenchmarks = BenchmarkGroup(name: "cron") {
         }
         report("cron.next.chained.\(label)", Double(expressions.count * 200) / chained, "computations/s")
     }
+}
+
+/// How late jobs start on the real clock: 10,000 one-shot jobs due every 0.5 ms over 5 seconds.
+let cronLatenessBenchmarks = BenchmarkGroup(name: "cron-lateness") {
+    let jobCount = 10_000
+    let lateness = Mutex<[Double]>([])
+    let (finished, finishedSink) = AsyncStream.makeStream(of: Void.self)
+    var configuration = JobScheduler.Configuration()
+    configuration.maxConcurrentRuns = 100
+    configuration.historyLimit = 1
+    configuration.onRunFinished = { record in
+        guard let started = record.startedAt else { return }
+        let count = lateness.withLock {
+            $0.append(started.timeIntervalSince(record.scheduledAt))
+            return $0.count
+        }
+        if count == jobCount { finishedSink.yield() }
+    }
+    let scheduler = JobScheduler(
+        configuration: configuration, clock: .system,
+        logger: Logger(label: "bench") { _ in SwiftLogNoOpLogHandler() })
+    let first = Date().addingTimeInterval(2)
+    for index in 0..<jobCount {
+        try await scheduler.add("job\(index)", schedule: .once(at: first.addingTimeInterval(Double(index) * 0.000_5))) {
+        }
+    }
+    let running = Task { try await scheduler.run() }
+    for await _ in finished { break }
+    running.cancel()
+    _ = await running.result
+    let sorted = lateness.withLock { $0 }.sorted()
+    guard sorted.count == jobCount, sorted[0] >= 0 else { throw BenchmarkFailure("a job ran early or not at all") }
+    report("cron.lateness.p50", sorted[jobCount / 2] * 1000, "ms")
+    report("cron.lateness.p99", sorted[jobCount * 99 / 100] * 1000, "ms")
+    report("cron.lateness.max", sorted[jobCount - 1] * 1000, "ms")
 }

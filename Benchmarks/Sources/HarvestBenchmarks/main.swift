@@ -7,6 +7,7 @@ let groups: [BenchmarkGroup] = [
     searchBenchmarks,
     storageGroup,
     cronBenchmarks,
+    cronLatenessBenchmarks,
 ]
 
 let wanted = Set(CommandLine.arguments.dropFirst())
