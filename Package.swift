@@ -31,6 +31,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
     ],
     targets: [
         // MARK: Library modules
@@ -69,6 +70,7 @@ let package = Package(
             name: "CronScheduler",
             dependencies: [
                 "HarvestClock",
+                .product(name: "HeapModule", package: "swift-collections"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -93,7 +95,8 @@ let package = Package(
         .executableTarget(
             name: "harvest",
             dependencies: [
-                "OAuthSigning", "TwitterSearch", "TableStorage", "TableStorageSQLite", "CronScheduler", "TweetHarvester",
+                "OAuthSigning", "TwitterSearch", "TableStorage", "TableStorageSQLite", "CronScheduler",
+                "TweetHarvester",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -11,6 +11,7 @@ let package = Package(
     dependencies: [
         .package(name: "TweetHarvester", path: ".."),
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
     ],
     targets: [
         .executableTarget(
@@ -24,6 +25,7 @@ let package = Package(
                 .product(name: "CronScheduler", package: "TweetHarvester"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "TweetHarvester", package: "TweetHarvester"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             path: "Sources/HarvestBenchmarks"
         )

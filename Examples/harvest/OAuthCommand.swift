@@ -44,7 +44,9 @@ struct OAuthCommand: AsyncParsableCommand {
         @Option(help: "The access token, for user context (default: TWITTER_ACCESS_TOKEN).")
         var token: String?
 
-        @Option(name: .customLong("token-secret"), help: "The access token's secret (default: TWITTER_ACCESS_TOKEN_SECRET).")
+        @Option(
+            name: .customLong("token-secret"), help: "The access token's secret (default: TWITTER_ACCESS_TOKEN_SECRET)."
+        )
         var tokenSecret: String?
 
         @Option(help: "A fixed oauth_nonce.")
@@ -86,7 +88,8 @@ struct OAuthCommand: AsyncParsableCommand {
             if (token == nil) != (tokenSecret == nil) {
                 throw UsageError(
                     token == nil
-                        ? "--token-secret needs --token" : "--token needs --token-secret (or set TWITTER_ACCESS_TOKEN_SECRET)")
+                        ? "--token-secret needs --token"
+                        : "--token needs --token-secret (or set TWITTER_ACCESS_TOKEN_SECRET)")
             }
             if let timestamp, timestamp.isEmpty || !timestamp.allSatisfy(\.isASCII) || Int64(timestamp) == nil {
                 throw UsageError("--timestamp: \"\(timestamp)\" is not a number of seconds since 1970")

@@ -99,7 +99,10 @@ public actor JobScheduler: Service {
         self.work[name] = work
         logger.debug(
             "job added",
-            metadata: ["th.job": "\(name)", "th.schedule": "\(schedule)", "th.next": "\(core.job(name)?.nextDue.map { "\($0)" } ?? "none")"])
+            metadata: [
+                "th.job": "\(name)", "th.schedule": "\(schedule)",
+                "th.next": "\(core.job(name)?.nextDue.map { "\($0)" } ?? "none")",
+            ])
         eventSink.yield(.changed)
     }
 
@@ -214,14 +217,14 @@ public actor JobScheduler: Service {
                     return
                 }
                 apply(core.tick(now: clock.now), in: &group)
-                armTimer(at: core.nextWake)
+                armTimer(at: core.nextWake())
             case .changed:
                 if isStopping {
                     if core.running == 0 { return }
                     continue
                 }
                 apply(core.tick(now: clock.now), in: &group)
-                armTimer(at: core.nextWake)
+                armTimer(at: core.nextWake())
             }
         }
     }

@@ -26,9 +26,13 @@ public enum Schedule: Sendable, Hashable, CustomStringConvertible {
         let timeZone: TimeZone
 
         /// Every `count` minutes (at least 1).
-        public static func minutes(_ count: Int) -> Interval { Interval(unit: .minute, count: max(count, 1), timeZone: .gmt) }
+        public static func minutes(_ count: Int) -> Interval {
+            Interval(unit: .minute, count: max(count, 1), timeZone: .gmt)
+        }
         /// Every `count` hours (at least 1).
-        public static func hours(_ count: Int) -> Interval { Interval(unit: .hour, count: max(count, 1), timeZone: .gmt) }
+        public static func hours(_ count: Int) -> Interval {
+            Interval(unit: .hour, count: max(count, 1), timeZone: .gmt)
+        }
         /// Every `count` calendar days in `timeZone` (at least 1). The default zone is UTC.
         public static func days(_ count: Int, in timeZone: TimeZone = .gmt) -> Interval {
             Interval(unit: .day, count: max(count, 1), timeZone: timeZone)

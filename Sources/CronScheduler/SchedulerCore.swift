@@ -1,5 +1,6 @@
 import Foundation
 import HarvestClock
+import HeapModule
 
 /// The scheduler's decisions, without time or I/O (STYLE.md §5): which runs start now, which are
 /// skipped, and when to wake next. ``JobScheduler`` feeds it the clock's time and carries out what it
@@ -29,9 +30,23 @@ struct SchedulerCore {
         var coalesced: [(job: String, count: Int)] = []
     }
 
+    /// A job's next occurrence in the due queue. Entries are not removed when a job changes; an entry
+    /// whose date is no longer the job's ``Job/nextDue`` (or whose job is gone or disabled) is stale and
+    /// skipped when it reaches the top.
+    struct DueEntry: Comparable {
+        var date: Date
+        var name: String
+        static func < (lhs: DueEntry, rhs: DueEntry) -> Bool { (lhs.date, lhs.name) < (rhs.date, rhs.name) }
+    }
+
     var maxConcurrentRuns: Int
     private(set) var jobs: [String: Job] = [:]
     private(set) var running = 0
+    /// Enabled jobs by next occurrence: a tick touches only the jobs that are due, so thousands of jobs
+    /// cost O(log n) per occurrence, not a scan.
+    private var dueQueue = Heap<DueEntry>()
+    /// Jobs with a waiting run that are not running.
+    private var ready = Set<String>()
 
     init(maxConcurrentRuns: Int) {
         self.maxConcurrentRuns = max(1, maxConcurrentRuns)
@@ -47,6 +62,7 @@ struct SchedulerCore {
             throw SchedulerError(code: .neverFires, job: name, reason: "the schedule \(schedule) never fires")
         }
         jobs[name] = job
+        if let next = job.nextDue { dueQueue.insert(DueEntry(date: next, name: name)) }
     }
 
     /// The first occurrence for a job added or enabled at `now`: a `.once` date in the past is kept (it is
@@ -58,6 +74,7 @@ struct SchedulerCore {
 
     mutating func remove(_ name: String) throws(SchedulerError) -> Job {
         guard let job = jobs.removeValue(forKey: name) else { throw Self.unknown(name) }
+        ready.remove(name)
         return job
     }
 
@@ -65,10 +82,12 @@ struct SchedulerCore {
         guard var job = jobs[name] else { throw Self.unknown(name) }
         if enabled && !job.isEnabled {
             job.nextDue = job.schedule.nextFire(after: now)  // the disabled period is not a misfire
+            if let next = job.nextDue { dueQueue.insert(DueEntry(date: next, name: name)) }
         }
         if !enabled { job.pending.removeAll { !$0.isManual } }
         job.isEnabled = enabled
         jobs[name] = job
+        updateReady(name)
     }
 
     func job(_ name: String) -> Job? { jobs[name] }
@@ -81,13 +100,16 @@ struct SchedulerCore {
     mutating func requestRun(_ name: String, now: Date) throws(SchedulerError) {
         guard jobs[name] != nil else { throw Self.unknown(name) }
         jobs[name]?.pending.append(Occurrence(scheduledAt: now, isManual: true))
+        updateReady(name)
     }
 
     /// Handles every occurrence due at `now`, then starts what the limits allow.
     mutating func tick(now: Date) -> Actions {
         var actions = Actions()
-        for name in jobs.keys.sorted() {
-            guard var job = jobs[name], job.isEnabled, let first = job.nextDue, first <= now else { continue }
+        while let top = dueQueue.min, top.date <= now {
+            _ = dueQueue.removeMin()
+            let name = top.name
+            guard var job = jobs[name], job.isEnabled, let first = job.nextDue, first == top.date else { continue }
             // Every occurrence up to now, bounded so a long sleep cannot make this loop long.
             var due = [first]
             var cursor = first
@@ -128,15 +150,26 @@ struct SchedulerCore {
                 }
             }
             jobs[name] = job
+            if let next = job.nextDue { dueQueue.insert(DueEntry(date: next, name: name)) }
+            updateReady(name)
         }
         startRuns(into: &actions)
         return actions
+    }
+
+    private mutating func updateReady(_ name: String) {
+        if let job = jobs[name], !job.isRunning, !job.pending.isEmpty {
+            ready.insert(name)
+        } else {
+            ready.remove(name)
+        }
     }
 
     /// Marks a run finished; the next ``tick(now:)`` starts what may start now.
     mutating func finished(_ name: String) {
         running -= 1
         jobs[name]?.isRunning = false
+        updateReady(name)
     }
 
     /// Removes the manual runs still waiting (the scheduler is stopping) and returns them by job.
@@ -146,28 +179,37 @@ struct SchedulerCore {
             for occurrence in jobs[name]?.pending ?? [] where occurrence.isManual { dropped.append((name, occurrence)) }
             jobs[name]?.pending.removeAll()
         }
+        ready.removeAll()
         return dropped
     }
 
     private mutating func startRuns(into actions: inout Actions) {
         while running < maxConcurrentRuns {
             // The waiting occurrence due earliest goes first; ties by job name.
-            let candidates = jobs.values.filter { !$0.isRunning && !$0.pending.isEmpty }
-            guard
-                let next = candidates.min(by: {
-                    ($0.pending[0].scheduledAt, $0.name) < ($1.pending[0].scheduledAt, $1.name)
-                })
-            else { return }
-            let occurrence = jobs[next.name]!.pending.removeFirst()
-            jobs[next.name]?.isRunning = true
+            var best: (date: Date, name: String)?
+            for name in ready {
+                guard let first = jobs[name]?.pending.first else { continue }
+                if best == nil || (first.scheduledAt, name) < (best!.date, best!.name) {
+                    best = (first.scheduledAt, name)
+                }
+            }
+            guard let name = best?.name, var job = jobs[name] else { return }
+            let occurrence = job.pending.removeFirst()
+            job.isRunning = true
+            jobs[name] = job
+            ready.remove(name)
             running += 1
-            actions.starts.append((next.name, occurrence))
+            actions.starts.append((name, occurrence))
         }
     }
 
     /// When the scheduler must look again: the earliest next occurrence of an enabled job.
-    var nextWake: Date? {
-        jobs.values.filter(\.isEnabled).compactMap(\.nextDue).min()
+    mutating func nextWake() -> Date? {
+        while let top = dueQueue.min {
+            if let job = jobs[top.name], job.isEnabled, job.nextDue == top.date { return top.date }
+            _ = dueQueue.removeMin()  // stale
+        }
+        return nil
     }
 
     private static func skip(_ job: String, _ date: Date, _ reason: String) -> RunRecord {

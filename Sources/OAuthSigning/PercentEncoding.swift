@@ -63,7 +63,8 @@ public enum PercentEncoding {
                 out.append(UInt8(ascii: " "))
                 index += 1
             } else if byte == UInt8(ascii: "%") {
-                guard index + 2 < bytes.endIndex, let high = hexValue(bytes[index + 1]), let low = hexValue(bytes[index + 2])
+                guard index + 2 < bytes.endIndex, let high = hexValue(bytes[index + 1]),
+                    let low = hexValue(bytes[index + 2])
                 else {
                     throw OAuthError(
                         .invalidPercentEncoding, subject: String(decoding: bytes, as: UTF8.self),

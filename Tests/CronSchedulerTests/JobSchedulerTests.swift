@@ -80,7 +80,9 @@ struct JobSchedulerTests {
         let maximum = Locked(0)
         for name in ["a", "b"] {
             try await scheduler.add(name, schedule: .cron(try CronExpression("0 * * * *"), timeZone: .gmt)) {
-                let now = active.mutate { $0 += 1; return $0 }
+                let now = active.mutate {
+                    $0 += 1; return $0
+                }
                 maximum.mutate { $0 = max($0, now) }
                 // Each run lasts ten simulated minutes.
                 try await clock.sleep(for: .seconds(600))

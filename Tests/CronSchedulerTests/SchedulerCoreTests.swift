@@ -25,13 +25,13 @@ struct SchedulerCoreTests {
     func onTimeOnce() throws {
         var core = SchedulerCore(maxConcurrentRuns: 1)
         try core.add(name: "a", schedule: Self.cron("*/5 * * * *"), options: .init(), now: Self.t0)
-        #expect(core.nextWake == Self.t0.addingTimeInterval(300))
+        #expect(core.nextWake() == Self.t0.addingTimeInterval(300))
         #expect(core.tick(now: Self.t0.addingTimeInterval(299.999)).starts.isEmpty)
         let due = core.tick(now: Self.t0.addingTimeInterval(300))
         #expect(due.starts.map(\.occurrence.scheduledAt) == [Self.t0.addingTimeInterval(300)])
         core.finished("a")
         #expect(core.tick(now: Self.t0.addingTimeInterval(300)).starts.isEmpty)
-        #expect(core.nextWake == Self.t0.addingTimeInterval(600))
+        #expect(core.nextWake() == Self.t0.addingTimeInterval(600))
     }
 
     @Test("a wall clock stepped back never repeats an occurrence")
@@ -64,14 +64,16 @@ struct SchedulerCoreTests {
     @Test("overlap .skip records a skipped run; .queueOne runs it after, and at most one waits")
     func overlap() throws {
         var core = SchedulerCore(maxConcurrentRuns: 1)
-        try core.add(name: "skip", schedule: Self.cron("* * * * *"), options: Self.options(overlap: .skip), now: Self.t0)
+        try core.add(
+            name: "skip", schedule: Self.cron("* * * * *"), options: Self.options(overlap: .skip), now: Self.t0)
         #expect(core.tick(now: Self.t0.addingTimeInterval(60)).starts.count == 1)
         let second = core.tick(now: Self.t0.addingTimeInterval(120))
         #expect(second.starts.isEmpty)
         #expect(second.skipped.map(\.outcome) == [.skipped("the previous run is still running")])
 
         var queue = SchedulerCore(maxConcurrentRuns: 1)
-        try queue.add(name: "q", schedule: Self.cron("* * * * *"), options: Self.options(overlap: .queueOne), now: Self.t0)
+        try queue.add(
+            name: "q", schedule: Self.cron("* * * * *"), options: Self.options(overlap: .queueOne), now: Self.t0)
         #expect(queue.tick(now: Self.t0.addingTimeInterval(60)).starts.count == 1)
         #expect(queue.tick(now: Self.t0.addingTimeInterval(120)).skipped.isEmpty)
         #expect(queue.tick(now: Self.t0.addingTimeInterval(180)).skipped.count == 1)  // one waits already
@@ -89,7 +91,7 @@ struct SchedulerCoreTests {
         #expect(actions.starts.count == 1)
         #expect(actions.starts[0].occurrence.scheduledAt == Date(timeIntervalSince1970: 1_768_813_200))  // Jan 19 09:00
         #expect(actions.coalesced.map(\.count) == [3])
-        #expect(core.nextWake == Date(timeIntervalSince1970: 1_769_418_000))  // Jan 26 09:00
+        #expect(core.nextWake() == Date(timeIntervalSince1970: 1_769_418_000))  // Jan 26 09:00
     }
 
     @Test("misfire .runAll runs every missed occurrence, one after the other")
@@ -123,14 +125,14 @@ struct SchedulerCoreTests {
         var core = SchedulerCore(maxConcurrentRuns: 1)
         try core.add(name: "a", schedule: Self.cron("0 * * * *"), options: .init(), now: Self.t0)
         try core.setEnabled("a", false, now: Self.t0)
-        #expect(core.nextWake == nil)
+        #expect(core.nextWake() == nil)
         #expect(core.tick(now: Self.t0.addingTimeInterval(7200)).starts.isEmpty)
         try core.requestRun("a", now: Self.t0.addingTimeInterval(7200))
         let manual = core.tick(now: Self.t0.addingTimeInterval(7200))
         #expect(manual.starts.map(\.occurrence.isManual) == [true])
         core.finished("a")
         try core.setEnabled("a", true, now: Self.t0.addingTimeInterval(7300))
-        #expect(core.nextWake == Self.t0.addingTimeInterval(3 * 3600))
+        #expect(core.nextWake() == Self.t0.addingTimeInterval(3 * 3600))
         #expect(core.tick(now: Self.t0.addingTimeInterval(7300)).starts.isEmpty)
     }
 
@@ -151,7 +153,7 @@ struct SchedulerCoreTests {
         try core.add(name: "o", schedule: .once(at: Self.t0.addingTimeInterval(-3600)), options: .init(), now: Self.t0)
         #expect(core.tick(now: Self.t0).starts.count == 1)
         core.finished("o")
-        #expect(core.nextWake == nil)
+        #expect(core.nextWake() == nil)
         #expect(core.tick(now: Self.t0.addingTimeInterval(86_400)).starts.isEmpty)
     }
 
@@ -163,10 +165,14 @@ struct SchedulerCoreTests {
         #expect(february == Date(timeIntervalSince1970: 1_772_236_800))  // 2026-02-28
         #expect(monthly.nextFire(after: february!) == Date(timeIntervalSince1970: 1_774_915_200))  // 2026-03-31
         let berlin = TimeZone(identifier: "Europe/Berlin")!
-        let daily = Schedule.every(.days(1, in: berlin), startingAt: Date(timeIntervalSince1970: 1_774_659_600))  // Mar 28 02:00+01
-        #expect(daily.nextFire(after: Date(timeIntervalSince1970: 1_774_659_600)) == Date(timeIntervalSince1970: 1_774_746_000))  // Mar 29: 02:00 does not exist, 03:00+02
+        // From March 28 02:00+01:00, daily in Berlin.
+        let daily = Schedule.every(.days(1, in: berlin), startingAt: Date(timeIntervalSince1970: 1_774_659_600))
+        #expect(
+            daily.nextFire(after: Date(timeIntervalSince1970: 1_774_659_600))
+                == Date(timeIntervalSince1970: 1_774_746_000))  // Mar 29: 02:00 does not exist, 03:00+02
         let quarterHour = Schedule.every(.minutes(15), startingAt: Self.t0)
-        #expect(quarterHour.nextFire(after: Self.t0.addingTimeInterval(7 * 900 + 1)) == Self.t0.addingTimeInterval(8 * 900))
+        #expect(
+            quarterHour.nextFire(after: Self.t0.addingTimeInterval(7 * 900 + 1)) == Self.t0.addingTimeInterval(8 * 900))
         #expect(quarterHour.nextFire(after: Self.t0.addingTimeInterval(-5)) == Self.t0)
     }
 }

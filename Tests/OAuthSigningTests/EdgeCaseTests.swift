@@ -7,7 +7,8 @@ import Testing
 @Suite("OAuth signing edge cases")
 struct EdgeCaseTests {
     static let credentials = OAuth1Credentials(
-        consumerKey: "key", consumerSecret: Secret("consumer-secret"), token: "token", tokenSecret: Secret("token-secret"))
+        consumerKey: "key", consumerSecret: Secret("consumer-secret"), token: "token",
+        tokenSecret: Secret("token-secret"))
 
     private static func base(_ url: String, method: String = "GET", form: [(name: String, value: String)] = [])
         throws -> String
@@ -24,14 +25,18 @@ struct EdgeCaseTests {
 
     @Test("scheme and host are lower-cased, default ports dropped, other ports kept (§3.4.1.2)")
     func baseStringURI() throws {
-        #expect(try Self.base("HTTPS://API.Twitter.COM/1.1/x.json").hasPrefix("GET&https%3A%2F%2Fapi.twitter.com%2F1.1%2Fx.json&"))
+        #expect(
+            try Self.base("HTTPS://API.Twitter.COM/1.1/x.json").hasPrefix(
+                "GET&https%3A%2F%2Fapi.twitter.com%2F1.1%2Fx.json&"))
         #expect(try Self.base("https://example.com:443/a").hasPrefix("GET&https%3A%2F%2Fexample.com%2Fa&"))
         #expect(try Self.base("http://example.com:80/a").hasPrefix("GET&http%3A%2F%2Fexample.com%2Fa&"))
         #expect(try Self.base("http://example.com:443/a").hasPrefix("GET&http%3A%2F%2Fexample.com%3A443%2Fa&"))
         #expect(try Self.base("https://example.com:8443/a").hasPrefix("GET&https%3A%2F%2Fexample.com%3A8443%2Fa&"))
         #expect(try Self.base("https://example.com").hasPrefix("GET&https%3A%2F%2Fexample.com%2F&"))
         // The path keeps its case; the query and fragment are not part of the URI.
-        #expect(try Self.base("https://example.com/Path/To?q=1#frag").hasPrefix("GET&https%3A%2F%2Fexample.com%2FPath%2FTo&"))
+        #expect(
+            try Self.base("https://example.com/Path/To?q=1#frag").hasPrefix(
+                "GET&https%3A%2F%2Fexample.com%2FPath%2FTo&"))
     }
 
     @Test("the method is upper-cased")
@@ -65,12 +70,16 @@ struct EdgeCaseTests {
     @Test("reserved and non-ASCII characters in form parameters are encoded as UTF-8 with upper-case hex")
     func reservedAndUnicode() throws {
         let base = try Self.base("https://example.com/", method: "POST", form: [("text", "Grüße & 🙂!*'()"), ("x", "")])
-        #expect(base.contains("%26text%3DGr%25C3%25BC%25C3%259Fe%2520%2526%2520%25F0%259F%2599%2582%2521%252A%2527%2528%2529%26x%3D"))
+        #expect(
+            base.contains(
+                "%26text%3DGr%25C3%25BC%25C3%259Fe%2520%2526%2520%25F0%259F%2599%2582%2521%252A%2527%2528%2529%26x%3D"))
     }
 
     @Test("an oauth_signature in the query is not signed (§3.4.1.3.1)")
     func signatureExcluded() throws {
-        #expect(try Self.base("https://example.com/?oauth_signature=abc&q=1") == (try Self.base("https://example.com/?q=1")))
+        #expect(
+            try Self.base("https://example.com/?oauth_signature=abc&q=1") == (try Self.base("https://example.com/?q=1"))
+        )
     }
 
     @Test("consumer-only credentials sign with an empty token secret and send no token")
@@ -78,7 +87,8 @@ struct EdgeCaseTests {
         let signer = OAuth1Signer(
             credentials: OAuth1Credentials(consumerKey: "dpf43f3p2l4k3l03", consumerSecret: Secret("kd94hf93k423kf44")),
             signatureMethod: .plaintext)
-        let header = try signer.authorizationHeader(method: "GET", url: "https://example.com/", nonce: "n", timestamp: "1")
+        let header = try signer.authorizationHeader(
+            method: "GET", url: "https://example.com/", nonce: "n", timestamp: "1")
         #expect(header.contains("oauth_signature=\"kd94hf93k423kf44%26\""))
         #expect(!header.contains("oauth_token"))
     }
@@ -86,7 +96,9 @@ struct EdgeCaseTests {
     @Test("URLs without scheme or host, or with another scheme, are typed errors naming the URL")
     func invalidURLs() {
         let signer = OAuth1Signer(credentials: Self.credentials)
-        for url in ["api.twitter.com/1.1/search", "https:/api.twitter.com", "https://", "ftp://example.com/", "https://h:x/"] {
+        for url in [
+            "api.twitter.com/1.1/search", "https:/api.twitter.com", "https://", "ftp://example.com/", "https://h:x/",
+        ] {
             #expect {
                 try signer.authorizationHeader(method: "GET", url: url, nonce: "n", timestamp: "1")
             } throws: { error in
@@ -100,7 +112,8 @@ struct EdgeCaseTests {
     func badPercentEncoding() throws {
         let signer = OAuth1Signer(credentials: Self.credentials)
         #expect(throws: OAuthError.self) {
-            try signer.authorizationHeader(method: "GET", url: "https://example.com/?q=100%", nonce: "n", timestamp: "1")
+            try signer.authorizationHeader(
+                method: "GET", url: "https://example.com/?q=100%", nonce: "n", timestamp: "1")
         }
         #expect(throws: OAuthError.self) { try PercentEncoding.formDecode("a%G1") }
         #expect(try PercentEncoding.formDecode("r%20b+c%2B") == "r b c+")

@@ -133,7 +133,8 @@ struct PublishedVectorTests {
             consumerKey: "9djdj82h48djs9d2", consumerSecret: Secret("j49sk3j29djd"), token: "kkk9d7dh3k39sjv7",
             tokenSecret: Secret("dh893hdasih9"))
         let signer = OAuth1Signer(
-            credentials: credentials, configuration: configuration, clock: ManualClock(now: Date(timeIntervalSince1970: 137_131_201)),
+            credentials: credentials, configuration: configuration,
+            clock: ManualClock(now: Date(timeIntervalSince1970: 137_131_201)),
             nonce: .fixed("7d8f3e4a"))
         var request = HTTPRequest(
             method: .post, scheme: "http", authority: "example.com", path: "/request?b5=%3D%253D&a3=a&c%40=&a2=r%20b")

@@ -16,7 +16,8 @@ let oauthBenchmarks = BenchmarkGroup(name: "oauth") {
     let since0: UInt64 = 1_741_692_715_592_455_650
     let urls = (0..<count).map { base + String(since0 + UInt64($0) * 4_194_304) }
     let nonces = (0..<count).map { index in
-        String(Insecure.SHA1.hash(data: Data("nonce\(index)".utf8)).map { String(format: "%02x", $0) }.joined().prefix(32))
+        String(
+            Insecure.SHA1.hash(data: Data("nonce\(index)".utf8)).map { String(format: "%02x", $0) }.joined().prefix(32))
     }
     let stamps = (0..<count).map { String(1_704_067_200 + $0) }
 
@@ -43,14 +44,16 @@ let oauthBenchmarks = BenchmarkGroup(name: "oauth") {
 
     // The crypto floor: HMAC-SHA1 and base64 of a base string of the same length as a real one.
     let realBase = try signer.signatureBaseString(method: "GET", url: urls[0], nonce: nonces[0], timestamp: stamps[0])
-    let key = SymmetricKey(data: Data("kAcSOqF21Fu85e7zjz7ZN2U4ZRhfV3WpwPAoE3Z7kBw&LswwdoUaIvS8ltyTt5jkRh4J50vUPVVHtR2YPi5kE".utf8))
+    let key = SymmetricKey(
+        data: Data("kAcSOqF21Fu85e7zjz7ZN2U4ZRhfV3WpwPAoE3Z7kBw&LswwdoUaIvS8ltyTt5jkRh4J50vUPVVHtR2YPi5kE".utf8))
     let messages = (0..<count).map { index in
         Array(realBase.utf8.dropLast(8)) + Array(String(format: "%08d", index).utf8)
     }
     let hmacSeconds = medianSeconds {
         var length = 0
         for message in messages {
-            length &+= Data(HMAC<Insecure.SHA1>.authenticationCode(for: message, using: key)).base64EncodedString().utf8.count
+            length &+=
+                Data(HMAC<Insecure.SHA1>.authenticationCode(for: message, using: key)).base64EncodedString().utf8.count
         }
         return length
     }

@@ -8,6 +8,7 @@ let groups: [BenchmarkGroup] = [
     searchBenchmarks,
     storageGroup,
     cronBenchmarks,
+    cronLatenessBenchmarks,
 ]
 
 let wanted = Set(CommandLine.arguments.dropFirst())
