@@ -40,7 +40,9 @@ struct BrowseCommand: AsyncParsableCommand {
                 for row in rows { print(try RecordText.jsonLine(row)) }
             } else {
                 let total = try await opened.count(Query(table))
-                print(RecordText.table(rows, title: "\(rows.count) of \(total) records in \(table) (\(spec)), newest first"))
+                print(
+                    RecordText.table(
+                        rows, title: "\(rows.count) of \(total) records in \(table) (\(spec)), newest first"))
             }
         }
     }
@@ -77,7 +79,10 @@ enum RecordText {
             if isTweets {
                 ["twitterId", "date", "author", "kind", "text"]
             } else if first["fetched"] != nil && first["startedAt"] != nil {
-                ["startedAt", "outcome", "fetched", "pages", "stored", "filtered", "duplicates", "newestAfter", "warnings"]
+                [
+                    "startedAt", "outcome", "fetched", "pages", "stored", "filtered", "duplicates", "newestAfter",
+                    "warnings",
+                ]
             } else {
                 first.fields.keys.sorted()
             }

@@ -32,7 +32,8 @@ struct OnceCommand: AsyncParsableCommand {
             let stored = try await RecordText.newest(min(show, report.stored), in: settings.table, of: store)
             if !stored.isEmpty {
                 let total = try await store.count(Query(settings.table))
-                print(RecordText.table(stored, title: "newest \(stored.count) of \(total) records in \(settings.table):"))
+                print(
+                    RecordText.table(stored, title: "newest \(stored.count) of \(total) records in \(settings.table):"))
             }
         }
     }

@@ -43,7 +43,9 @@ struct RunCommand: AsyncParsableCommand {
                 print(totals.add(result, at: clock.now))
             }
             FileHandle.standardError.write(
-                Data("harvest run: \(settings.query) into \(settings.table) (\(spec)), \(scheduleText); Ctrl-C stops\n".utf8))
+                Data(
+                    "harvest run: \(settings.query) into \(settings.table) (\(spec)), \(scheduleText); Ctrl-C stops\n"
+                        .utf8))
             let service: any Service =
                 switch schedule {
                 case .schedule: harvester

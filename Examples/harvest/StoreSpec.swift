@@ -54,7 +54,8 @@ struct DurationText: Equatable {
 
     init(parsing text: String) throws {
         guard let last = text.last, let unit = Unit(rawValue: last), let count = Int(text.dropLast()), count > 0 else {
-            throw UsageError("bad duration \"\(text)\": use a positive whole number and a unit, such as 30s, 15m, 1h or 1d")
+            throw UsageError(
+                "bad duration \"\(text)\": use a positive whole number and a unit, such as 30s, 15m, 1h or 1d")
         }
         self.count = count
         self.unit = unit

@@ -49,7 +49,9 @@ struct ArchiveJob {
         }
         logger.info(
             "archive run finished",
-            metadata: ["th.byAge": "\(report.byAge)", "th.byCount": "\(report.byCount)", "th.batches": "\(report.batches)"])
+            metadata: [
+                "th.byAge": "\(report.byAge)", "th.byCount": "\(report.byCount)", "th.batches": "\(report.batches)",
+            ])
         return report
     }
 

@@ -55,7 +55,7 @@ struct HarvestJob {
         do {
             let row = HarvestTables.record(for: report, query: settings.query, table: settings.table, outcome: outcome)
             _ = try await store.insert([row], into: settings.runsTable, onConflict: .ignore)
-        } catch where failure == nil {
+        } catch  where failure == nil {
             failure = error
         } catch {
             // The run's own failure is the one the caller needs; this one only goes to the log.

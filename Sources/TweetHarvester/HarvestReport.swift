@@ -53,7 +53,8 @@ public struct HarvestReport: Sendable, Hashable, CustomStringConvertible {
 
     /// One line: `fetched 240 in 3 pages, stored 131, filtered 109 (reply 21, retweet 88), 0 duplicates, …`.
     public var description: String {
-        var line = "fetched \(fetched) in \(pages) page\(pages == 1 ? "" : "s"), stored \(stored), "
+        var line =
+            "fetched \(fetched) in \(pages) page\(pages == 1 ? "" : "s"), stored \(stored), "
             + "filtered \(filteredTotal) (\(filteredSummary)), \(duplicates) duplicate\(duplicates == 1 ? "" : "s")"
         if rateLimitWaits > 0 { line += ", \(rateLimitWaits) rate-limit wait\(rateLimitWaits == 1 ? "" : "s")" }
         if retries > 0 { line += ", \(retries) retr\(retries == 1 ? "y" : "ies")" }

@@ -156,7 +156,8 @@ public struct HarvestSettings: Sendable, CustomStringConvertible {
                 .invalidSetting, variable: "pageSize", message: "pageSize must be 10 to 100, got \(pageSize)")
         }
         if batchSize < 1 {
-            throw HarvestError(.invalidSetting, variable: "batchSize", message: "batchSize must be positive, got \(batchSize)")
+            throw HarvestError(
+                .invalidSetting, variable: "batchSize", message: "batchSize must be positive, got \(batchSize)")
         }
         let tables = [table, runsTable, stateTable]
         if tables.contains(where: \.isEmpty) || Set(tables).count != tables.count {

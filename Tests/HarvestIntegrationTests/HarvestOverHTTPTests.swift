@@ -31,8 +31,9 @@ struct HarvestOverHTTPTests {
         }
     }
 
-    @Test("v2 and v1.1 runs over URLSessionTransport store the window, then only what arrived, nothing twice",
-          arguments: [APIVersion.v2, .v1_1])
+    @Test(
+        "v2 and v1.1 runs over URLSessionTransport store the window, then only what arrived, nothing twice",
+        arguments: [APIVersion.v2, .v1_1])
     func harvestOverHTTP(api: APIVersion) async throws {
         let clock = ManualClock(now: Self.start)
         var configuration = DemoTransport.Configuration()

@@ -23,7 +23,10 @@ struct ArchiveTests {
         #expect(report.byAge == old.count)
         #expect(report.batches == (old.count + 24) / 25)
         let after = try await scene.storedIDs()
-        #expect(Set(after) == Set(before.compactMap(HarvestTables.tweetID(of:))).subtracting(old.compactMap(HarvestTables.tweetID(of:))))
+        #expect(
+            Set(after)
+                == Set(before.compactMap(HarvestTables.tweetID(of:))).subtracting(
+                    old.compactMap(HarvestTables.tweetID(of:))))
     }
 
     @Test("archive keeps the newest N rows and moves the rest to another table")

@@ -78,8 +78,13 @@ struct DemoTransportTests {
         let since = truth[30].id, until = truth[5].id
         let (_, _, json) = try await Self.get(
             demo, "/2/tweets/search/recent",
-            [("query", "#mobileservices"), ("since_id", String(since)), ("until_id", String(until)), ("max_results", "10")])
-        let ids = try #require(json["data"] as? [[String: Any]]).compactMap { ($0["id"] as? String).flatMap(UInt64.init) }
+            [
+                ("query", "#mobileservices"), ("since_id", String(since)), ("until_id", String(until)),
+                ("max_results", "10"),
+            ])
+        let ids = try #require(json["data"] as? [[String: Any]]).compactMap {
+            ($0["id"] as? String).flatMap(UInt64.init)
+        }
         #expect(ids == truth[6..<16].map(\.id))
         #expect((json["meta"] as? [String: Any])?["next_token"] != nil)
         let (status, _, _) = try await Self.get(
@@ -94,7 +99,8 @@ struct DemoTransportTests {
         let newest = demo.timeline(after: Self.start.addingTimeInterval(-60), through: Self.start)[0].id
         clock.advance(by: .seconds(60))
         let (_, _, json) = try await Self.get(
-            demo, "/2/tweets/search/recent", [("query", "#mobileservices"), ("since_id", String(newest)), ("max_results", "100")])
+            demo, "/2/tweets/search/recent",
+            [("query", "#mobileservices"), ("since_id", String(newest)), ("max_results", "100")])
         let data = try #require(json["data"] as? [[String: Any]])
         #expect(data.count == 100)
         #expect((json["meta"] as? [String: Any])?["next_token"] != nil)
@@ -139,7 +145,8 @@ struct DemoTransportTests {
         #expect(next.hasPrefix("?max_id=\(oldest - 1)&q=%23mobileservices"))
         // max_id is inclusive: asking with the advertised max_id starts right below the page.
         let (_, _, second) = try await Self.get(
-            demo, "/1.1/search/tweets.json", [("q", "#mobileservices"), ("count", "100"), ("max_id", String(oldest - 1))])
+            demo, "/1.1/search/tweets.json",
+            [("q", "#mobileservices"), ("count", "100"), ("max_id", String(oldest - 1))])
         let first = try #require((second["statuses"] as? [[String: Any]])?.first?["id_str"] as? String)
         #expect(UInt64(first).map { $0 < oldest } == true)
     }
@@ -149,14 +156,16 @@ struct DemoTransportTests {
         let demo = DemoTransport(clock: ManualClock(now: Self.start))
         var fields = HTTPFields()
         fields[.authorization] = "Bearer demo"
-        let url = try #require(URL(string: "https://api.twitter.com/1.1/search/tweets.json?q=%23mobileservices&count=100"))
+        let url = try #require(
+            URL(string: "https://api.twitter.com/1.1/search/tweets.json?q=%23mobileservices&count=100"))
         let body = try await demo.send(TransportRequest(url: url, headerFields: fields)).body
         let text = try #require(String(data: body, encoding: .utf8))
         #expect(text.allSatisfy { $0.isASCII })
         #expect(text.contains("\\/"))
         #expect(text.contains("\\ud83d"))
         #expect(!text.contains("\\uD83D"))
-        let v2URL = try #require(URL(string: "https://api.twitter.com/2/tweets/search/recent?query=%23mobileservices&max_results=100"))
+        let v2URL = try #require(
+            URL(string: "https://api.twitter.com/2/tweets/search/recent?query=%23mobileservices&max_results=100"))
         let v2Body = try await demo.send(TransportRequest(url: v2URL, headerFields: fields)).body
         let v2 = try #require(String(data: v2Body, encoding: .utf8))
         #expect(v2.contains("\\uD83D"))

@@ -151,7 +151,8 @@ struct HarvesterTests {
         let stale = try await harvester.runOnce()
         #expect(stale.warnings.count == 1)
         #expect(stale.warnings.first?.contains("older than the search window") == true)
-        let window = scene.demo.timeline(after: scene.clock.now.addingTimeInterval(-Scene.window), through: scene.clock.now)
+        let window = scene.demo.timeline(
+            after: scene.clock.now.addingTimeInterval(-Scene.window), through: scene.clock.now)
         #expect(stale.fetched == window.count)
         scene.clock.advance(by: .seconds(30))
         let next = try await harvester.runOnce()

@@ -35,7 +35,9 @@ struct InterruptionTests {
         #expect(Set(stored) == scene.expectedIDs(), "a tweet is missing", sourceLocation: sourceLocation)
     }
 
-    @Test("a walk that fails at every page boundary is finished by the next run, nothing lost or doubled", arguments: 1...3)
+    @Test(
+        "a walk that fails at every page boundary is finished by the next run, nothing lost or doubled",
+        arguments: 1...3)
     func failureAtPageBoundary(failingRequest: Int) async throws {
         let scene = try await Self.sceneWithBacklog()
         let failing = InterruptingTransport(base: scene.demo, failing: failingRequest, clock: scene.clock)
@@ -79,8 +81,9 @@ struct InterruptionTests {
         try await Self.expectComplete(scene)
     }
 
-    @Test("a store failing in the middle of a page (between batches) or before the watermark is saved loses nothing",
-          arguments: 1...10)
+    @Test(
+        "a store failing in the middle of a page (between batches) or before the watermark is saved loses nothing",
+        arguments: 1...10)
     func failureMidPage(failingWrite: Int) async throws {
         let store = FaultyStore(base: InMemoryTableStore())
         let scene = try await Self.sceneWithBacklog(store: store)
@@ -108,7 +111,8 @@ struct InterruptionTests {
         #expect(late.resumedInterruptedRun)
         #expect(late.warnings.contains { $0.contains("dropped") })
         #expect(late.warnings.contains { $0.contains("older than the search window") })
-        let window = scene.demo.timeline(after: scene.clock.now.addingTimeInterval(-Scene.window), through: scene.clock.now)
+        let window = scene.demo.timeline(
+            after: scene.clock.now.addingTimeInterval(-Scene.window), through: scene.clock.now)
         #expect(late.fetched == window.count)
         scene.clock.advance(by: .seconds(10))
         let next = try await harvester.runOnce()

@@ -60,10 +60,14 @@ struct SettingsAndSecretsTests {
     private static let incomplete: [([String: String], String)] = [
         ([:], "TWITTER_BEARER_TOKEN"),
         (["TWITTER_CONSUMER_KEY": "k"], "TWITTER_CONSUMER_SECRET"),
-        (["TWITTER_CONSUMER_KEY": "k", "TWITTER_CONSUMER_SECRET": "s", "TWITTER_ACCESS_TOKEN": "t"],
-         "TWITTER_ACCESS_TOKEN_SECRET"),
-        (["TWITTER_CONSUMER_KEY": "k", "TWITTER_CONSUMER_SECRET": "s", "TWITTER_ACCESS_TOKEN_SECRET": "t"],
-         "TWITTER_ACCESS_TOKEN"),
+        (
+            ["TWITTER_CONSUMER_KEY": "k", "TWITTER_CONSUMER_SECRET": "s", "TWITTER_ACCESS_TOKEN": "t"],
+            "TWITTER_ACCESS_TOKEN_SECRET"
+        ),
+        (
+            ["TWITTER_CONSUMER_KEY": "k", "TWITTER_CONSUMER_SECRET": "s", "TWITTER_ACCESS_TOKEN_SECRET": "t"],
+            "TWITTER_ACCESS_TOKEN"
+        ),
         (["TWITTER_BEARER_TOKEN": "  "], "TWITTER_BEARER_TOKEN"),
     ]
 
@@ -121,9 +125,10 @@ struct SettingsAndSecretsTests {
         var dumped = ""
         dump(settings, to: &dumped)
         dump(bearer, to: &dumped)
-        let texts = logs.entries.map { "\($0.message) \($0.metadata)" } + [
-            report.description, settings.description, bearer.description, "\(settings)", dumped, errorText,
-        ]
+        let texts =
+            logs.entries.map { "\($0.message) \($0.metadata)" } + [
+                report.description, settings.description, bearer.description, "\(settings)", dumped, errorText,
+            ]
         #expect(logs.entries.contains { $0.level == .trace || $0.level == .debug })
         for text in texts { #expect(!Self.containsSecret(text), "secret in: \(text.prefix(200))") }
         let runs = try await scene.store.read(Query("HarvestRuns"))

@@ -89,7 +89,9 @@ struct Scene {
     /// The tweets a complete harvest has stored by now: every tweet in the demo window since `start`'s window,
     /// less retweets and replies.
     func expectedIDs(since origin: Date = Scene.windowStart) -> Set<UInt64> {
-        Set(demo.timeline(after: origin, through: clock.now).filter { $0.kind != .retweet && $0.kind != .reply }.map(\.id))
+        Set(
+            demo.timeline(after: origin, through: clock.now).filter { $0.kind != .retweet && $0.kind != .reply }.map(
+                \.id))
     }
 
     /// The `twitterId`s stored in `Updates`, as a list (so that a duplicate would show).

@@ -34,7 +34,8 @@ let harvestGroup = BenchmarkGroup(name: "harvest") {
             report("harvest \(api.name) \(pages) pages InMemory", Double(fetched) / memory, "tweets/s")
             let file = try await medianSeconds {
                 run += 1
-                let store = try await FileTableStore(directory: scratch.appendingPathComponent("\(api.name)-\(pages)-\(run)"))
+                let store = try await FileTableStore(
+                    directory: scratch.appendingPathComponent("\(api.name)-\(pages)-\(run)"))
                 let harvester = try Harvester(settings: api.settings, store: store, transport: demo, clock: clock)
                 fetched = try await harvester.runOnce().fetched
                 return fetched

@@ -122,7 +122,8 @@ struct DemoTimeline: Sendable {
             case .retweet: tweet.text = "RT @\(original.authorUsername): \(original.text)"
             case .quote: tweet.text = DemoAuthor.quoteTexts[pick % DemoAuthor.quoteTexts.count] + suffix
             default:
-                tweet.text = "@\(original.authorUsername) "
+                tweet.text =
+                    "@\(original.authorUsername) "
                     + DemoAuthor.replyTexts[pick % DemoAuthor.replyTexts.count] + suffix
             }
         }
@@ -147,17 +148,27 @@ struct DemoAuthor: Sendable {
 
     static let all: [DemoAuthor] = [
         DemoAuthor(id: 783_214, username: "Twitter", name: "Twitter", location: "Everywhere", followers: 61_000_000),
-        DemoAuthor(id: 2_244_994_945, username: "TwitterDev", name: "Twitter Dev", location: "127.0.0.1", followers: 512_000),
-        DemoAuthor(id: 1_262_891_233_071_566_848, username: "ana_builds", name: "Ana Beatriz 🚀", location: "São Paulo", followers: 1_204),
+        DemoAuthor(
+            id: 2_244_994_945, username: "TwitterDev", name: "Twitter Dev", location: "127.0.0.1", followers: 512_000),
+        DemoAuthor(
+            id: 1_262_891_233_071_566_848, username: "ana_builds", name: "Ana Beatriz 🚀", location: "São Paulo",
+            followers: 1_204),
         DemoAuthor(id: 15_761_916, username: "jkowalski", name: "Jakub Kowalski", location: "Kraków", followers: 873),
-        DemoAuthor(id: 1_440_713_161_355_583_489, username: "mobile_ops", name: "Mobile Ops 📱", location: "Cloud", followers: 45_120),
+        DemoAuthor(
+            id: 1_440_713_161_355_583_489, username: "mobile_ops", name: "Mobile Ops 📱", location: "Cloud",
+            followers: 45_120),
         DemoAuthor(id: 44_196_397, username: "zoe_codes", name: "Zoë Müller", location: "Zürich", followers: 3_310),
-        DemoAuthor(id: 1_149_825_924_029_980_674, username: "haruto_dev", name: "春人 (Haruto)", location: "東京", followers: 9_870),
+        DemoAuthor(
+            id: 1_149_825_924_029_980_674, username: "haruto_dev", name: "春人 (Haruto)", location: "東京", followers: 9_870
+        ),
         DemoAuthor(id: 305_278_762, username: "lina_ux", name: "Lina Haddad", location: "بيروت", followers: 640),
-        DemoAuthor(id: 1_578_516_068_309_794_817, username: "backend_bob", name: "Bob ☕️ on call", location: "Dublin", followers: 220),
+        DemoAuthor(
+            id: 1_578_516_068_309_794_817, username: "backend_bob", name: "Bob ☕️ on call", location: "Dublin",
+            followers: 220),
         DemoAuthor(id: 789_181_790, username: "olga_sec", name: "Ольга 🔐", location: "Tallinn", followers: 5_102),
         DemoAuthor(id: 4_203_239_195, username: "cafe_app", name: "Café App ☕", location: "Lyon", followers: 18_400),
-        DemoAuthor(id: 1_717_521_084, username: "priya_ships", name: "Priya 🌙", location: "Bengaluru", followers: 2_777),
+        DemoAuthor(
+            id: 1_717_521_084, username: "priya_ships", name: "Priya 🌙", location: "Bengaluru", followers: 2_777),
     ]
 
     static let originalTexts: [String] = [

@@ -111,12 +111,14 @@ public struct DemoTransport: HTTPTransport {
         }
         let rateLimit = requests.admit(at: now, limit: configuration.rateLimit)
         guard request.headerFields[.authorization] != nil else {
-            return json(.unauthorized, isV1 ? v1Error(32, "Could not authenticate you.") : v2Unauthorized(),
-                        style: isV1 ? .v1_1 : .v2, rateLimit: rateLimit)
+            return json(
+                .unauthorized, isV1 ? v1Error(32, "Could not authenticate you.") : v2Unauthorized(),
+                style: isV1 ? .v1_1 : .v2, rateLimit: rateLimit)
         }
         guard rateLimit.remaining >= 0 else {
-            return json(.tooManyRequests, isV1 ? v1Error(88, "Rate limit exceeded") : v2TooManyRequests(),
-                        style: isV1 ? .v1_1 : .v2, rateLimit: rateLimit)
+            return json(
+                .tooManyRequests, isV1 ? v1Error(88, "Rate limit exceeded") : v2TooManyRequests(),
+                style: isV1 ? .v1_1 : .v2, rateLimit: rateLimit)
         }
         let parameters = Self.queryParameters(of: request.url)
         switch path {
@@ -161,8 +163,9 @@ public struct DemoTransport: HTTPTransport {
 
     private func searchV2(_ parameters: [String: String], now: Date, rateLimit: RateWindow) -> TransportResponse {
         guard let query = parameters["query"], !query.isEmpty else {
-            return json(.badRequest, v2InvalidRequest("query", "", "The `query` query parameter can not be empty"),
-                        style: .v2, rateLimit: rateLimit)
+            return json(
+                .badRequest, v2InvalidRequest("query", "", "The `query` query parameter can not be empty"),
+                style: .v2, rateLimit: rateLimit)
         }
         let pageSize = parameters["max_results"].map { Int($0) ?? -1 } ?? 10
         guard (10...100).contains(pageSize) else {
@@ -170,7 +173,8 @@ public struct DemoTransport: HTTPTransport {
                 .badRequest,
                 v2InvalidRequest(
                     "max_results", parameters["max_results"] ?? "",
-                    "The `max_results` query parameter value [\(parameters["max_results"] ?? "")] is not between 10 and 100"),
+                    "The `max_results` query parameter value [\(parameters["max_results"] ?? "")] is not between 10 and 100"
+                ),
                 style: .v2, rateLimit: rateLimit)
         }
         var bounds: [String: UInt64] = [:]
@@ -178,8 +182,10 @@ public struct DemoTransport: HTTPTransport {
             guard let text = parameters[name] else { continue }
             guard let id = UInt64(text), !isTooOld(id, now: now) else {
                 let windowStart = now.addingTimeInterval(-configuration.window.timeInterval)
-                let smallest = UInt64(
-                    max(0, Int64(windowStart.timeIntervalSince1970 * 1000) - DemoTimeline.twitterEpochMilliseconds)) << 22
+                let smallest =
+                    UInt64(
+                        max(0, Int64(windowStart.timeIntervalSince1970 * 1000) - DemoTimeline.twitterEpochMilliseconds))
+                    << 22
                 let message =
                     "Invalid '\(name)':'\(text)'. '\(name)' must be a tweet id created after "
                     + "\(DemoDates.v2Minute(windowStart)). Please use a '\(name)' that is larger than \(smallest)"
@@ -191,13 +197,16 @@ public struct DemoTransport: HTTPTransport {
         if let token = parameters["next_token"] {
             guard let continuation = NextToken.decode(token, seed: configuration.seed) else {
                 return json(
-                    .badRequest, v2InvalidRequest("next_token", token, "The `next_token` query parameter value [\(token)] is not valid"),
+                    .badRequest,
+                    v2InvalidRequest(
+                        "next_token", token, "The `next_token` query parameter value [\(token)] is not valid"),
                     style: .v2, rateLimit: rateLimit)
             }
             upper = min(upper ?? continuation, continuation)
         }
         let terms = DemoTimeline.terms(of: query)
-        let (tweets, hasMore) = search(terms: terms, since: bounds["since_id"], before: upper, limit: pageSize, now: now)
+        let (tweets, hasMore) = search(
+            terms: terms, since: bounds["since_id"], before: upper, limit: pageSize, now: now)
         var meta: [(String, DemoJSON)] = []
         if let newest = tweets.first, let oldest = tweets.last {
             meta.append(("newest_id", .string(String(newest.id))))
@@ -239,7 +248,10 @@ public struct DemoTransport: HTTPTransport {
         }
         metadata += [
             ("query", .string(encodedQuery)),
-            ("refresh_url", .string("?since_id=\(tweets.first?.id ?? since ?? 0)&q=\(encodedQuery)&include_entities=1")),
+            (
+                "refresh_url",
+                .string("?since_id=\(tweets.first?.id ?? since ?? 0)&q=\(encodedQuery)&include_entities=1")
+            ),
             ("count", .unsigned(UInt64(count))),
             ("since_id", .unsigned(since ?? 0)),
             ("since_id_str", .string(String(since ?? 0))),
@@ -259,7 +271,8 @@ public struct DemoTransport: HTTPTransport {
         fields[.contentType] = "application/json; charset=utf-8"
         if let rateLimit {
             for (name, value) in [
-                ("x-rate-limit-limit", configuration.rateLimit), ("x-rate-limit-remaining", max(0, rateLimit.remaining)),
+                ("x-rate-limit-limit", configuration.rateLimit),
+                ("x-rate-limit-remaining", max(0, rateLimit.remaining)),
                 ("x-rate-limit-reset", Int(rateLimit.reset)),
             ] {
                 if let name = HTTPField.Name(name) { fields[name] = String(value) }
@@ -281,10 +294,15 @@ public struct DemoTransport: HTTPTransport {
 
     private func v2InvalidRequest(_ parameter: String, _ value: String, _ message: String) -> DemoJSON {
         .object([
-            ("errors", .array([.object([
-                ("parameters", .object([(parameter, .array([.string(value)]))])),
-                ("message", .string(message)),
-            ])])),
+            (
+                "errors",
+                .array([
+                    .object([
+                        ("parameters", .object([(parameter, .array([.string(value)]))])),
+                        ("message", .string(message)),
+                    ])
+                ])
+            ),
             ("title", .string("Invalid Request")),
             ("detail", .string("One or more parameters to your request was invalid.")),
             ("type", .string("https://api.twitter.com/2/problems/invalid-request")),
@@ -326,7 +344,8 @@ public struct DemoTransport: HTTPTransport {
 
     /// `text` percent-encoded as Twitter writes it into `next_results` (unreserved characters kept).
     static func formEncode(_ text: String) -> String {
-        var allowed = CharacterSet.alphanumerics.intersection(CharacterSet(charactersIn: Unicode.Scalar(0)..<Unicode.Scalar(128)))
+        var allowed = CharacterSet.alphanumerics.intersection(
+            CharacterSet(charactersIn: Unicode.Scalar(0)..<Unicode.Scalar(128)))
         allowed.insert(charactersIn: "-._~")
         return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? text
     }

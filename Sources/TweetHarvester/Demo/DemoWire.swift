@@ -19,17 +19,26 @@ enum DemoWire {
             fields.append(("in_reply_to_user_id", .string(String(user?.id ?? 0))))
         }
         fields.append(("lang", .string("en")))
-        fields.append(("public_metrics", .object([
-            ("retweet_count", .unsigned(tweet.id % 7)), ("reply_count", .unsigned(tweet.id % 3)),
-            ("like_count", .unsigned(tweet.id % 41)), ("quote_count", .unsigned(tweet.id % 2)),
-        ])))
+        fields.append(
+            (
+                "public_metrics",
+                .object([
+                    ("retweet_count", .unsigned(tweet.id % 7)), ("reply_count", .unsigned(tweet.id % 3)),
+                    ("like_count", .unsigned(tweet.id % 41)), ("quote_count", .unsigned(tweet.id % 2)),
+                ])
+            ))
         if let referenced = tweet.referencedID {
-            let type = switch tweet.kind {
-            case .retweet: "retweeted"
-            case .quote: "quoted"
-            default: "replied_to"
-            }
-            fields.append(("referenced_tweets", .array([.object([("type", .string(type)), ("id", .string(String(referenced)))])])))
+            let type =
+                switch tweet.kind {
+                case .retweet: "retweeted"
+                case .quote: "quoted"
+                default: "replied_to"
+                }
+            fields.append(
+                (
+                    "referenced_tweets",
+                    .array([.object([("type", .string(type)), ("id", .string(String(referenced)))])])
+                ))
         }
         fields.append(("reply_settings", .string("everyone")))
         fields.append(("text", .string(tweet.text)))
@@ -47,21 +56,25 @@ enum DemoWire {
         var seenUsers = Set<UInt64>()
         for tweet in tweets + referenced where seenUsers.insert(tweet.authorID).inserted {
             guard let author = DemoAuthor.all.first(where: { $0.id == tweet.authorID }) else { continue }
-            users.append(.object([
-                ("created_at", .string("2012-03-14T09:26:53.000Z")),
-                ("id", .string(String(author.id))),
-                ("location", .string(author.location)),
-                ("name", .string(author.name)),
-                ("public_metrics", .object([
-                    ("followers_count", .unsigned(UInt64(author.followers))),
-                    ("following_count", .unsigned(UInt64(author.followers / 7 + 12))),
-                    ("tweet_count", .unsigned(UInt64(author.followers * 3 + 101))),
-                    ("listed_count", .unsigned(UInt64(author.followers / 100))),
-                ])),
-                ("protected", .bool(false)),
-                ("username", .string(author.username)),
-                ("verified", .bool(author.followers > 100_000)),
-            ]))
+            users.append(
+                .object([
+                    ("created_at", .string("2012-03-14T09:26:53.000Z")),
+                    ("id", .string(String(author.id))),
+                    ("location", .string(author.location)),
+                    ("name", .string(author.name)),
+                    (
+                        "public_metrics",
+                        .object([
+                            ("followers_count", .unsigned(UInt64(author.followers))),
+                            ("following_count", .unsigned(UInt64(author.followers / 7 + 12))),
+                            ("tweet_count", .unsigned(UInt64(author.followers * 3 + 101))),
+                            ("listed_count", .unsigned(UInt64(author.followers / 100))),
+                        ])
+                    ),
+                    ("protected", .bool(false)),
+                    ("username", .string(author.username)),
+                    ("verified", .bool(author.followers > 100_000)),
+                ]))
         }
         var includes: [(String, DemoJSON)] = [("users", .array(users))]
         if !referenced.isEmpty { includes.append(("tweets", .array(referenced.map(v2Tweet)))) }
@@ -72,18 +85,31 @@ enum DemoWire {
         let entities = Entities(text)
         var fields: [(String, DemoJSON)] = []
         if !entities.hashtags.isEmpty {
-            fields.append(("hashtags", .array(entities.hashtags.map {
-                .object([("start", .unsigned(UInt64($0.start))), ("end", .unsigned(UInt64($0.end))), ("tag", .string($0.name))])
-            })))
+            fields.append(
+                (
+                    "hashtags",
+                    .array(
+                        entities.hashtags.map {
+                            .object([
+                                ("start", .unsigned(UInt64($0.start))), ("end", .unsigned(UInt64($0.end))),
+                                ("tag", .string($0.name)),
+                            ])
+                        })
+                ))
         }
         if !entities.mentions.isEmpty {
-            fields.append(("mentions", .array(entities.mentions.map { mention in
-                let id = DemoAuthor.all.first { $0.username == mention.name }?.id ?? 0
-                return .object([
-                    ("start", .unsigned(UInt64(mention.start))), ("end", .unsigned(UInt64(mention.end))),
-                    ("username", .string(mention.name)), ("id", .string(String(id))),
-                ])
-            })))
+            fields.append(
+                (
+                    "mentions",
+                    .array(
+                        entities.mentions.map { mention in
+                            let id = DemoAuthor.all.first { $0.username == mention.name }?.id ?? 0
+                            return .object([
+                                ("start", .unsigned(UInt64(mention.start))), ("end", .unsigned(UInt64(mention.end))),
+                                ("username", .string(mention.name)), ("id", .string(String(id))),
+                            ])
+                        })
+                ))
         }
         return .object(fields)
     }
@@ -106,23 +132,46 @@ enum DemoWire {
             fields.append(("text", .string(tweet.text)))
             fields.append(("truncated", .bool(false)))
         }
-        fields.append(("entities", .object([
-            ("hashtags", .array(entities.hashtags.map {
-                .object([("text", .string($0.name)), ("indices", .array([.unsigned(UInt64($0.start)), .unsigned(UInt64($0.end))]))])
-            })),
-            ("symbols", .array([])),
-            ("user_mentions", .array(entities.mentions.map { mention in
-                let author = DemoAuthor.all.first { $0.username == mention.name }
-                return .object([
-                    ("screen_name", .string(mention.name)), ("name", .optional(author?.name)),
-                    ("id", .optional(author?.id)), ("id_str", .optional(author.map { String($0.id) })),
-                    ("indices", .array([.unsigned(UInt64(mention.start)), .unsigned(UInt64(mention.end))])),
+        fields.append(
+            (
+                "entities",
+                .object([
+                    (
+                        "hashtags",
+                        .array(
+                            entities.hashtags.map {
+                                .object([
+                                    ("text", .string($0.name)),
+                                    ("indices", .array([.unsigned(UInt64($0.start)), .unsigned(UInt64($0.end))])),
+                                ])
+                            })
+                    ),
+                    ("symbols", .array([])),
+                    (
+                        "user_mentions",
+                        .array(
+                            entities.mentions.map { mention in
+                                let author = DemoAuthor.all.first { $0.username == mention.name }
+                                return .object([
+                                    ("screen_name", .string(mention.name)), ("name", .optional(author?.name)),
+                                    ("id", .optional(author?.id)), ("id_str", .optional(author.map { String($0.id) })),
+                                    (
+                                        "indices",
+                                        .array([.unsigned(UInt64(mention.start)), .unsigned(UInt64(mention.end))])
+                                    ),
+                                ])
+                            })
+                    ),
+                    ("urls", .array([])),
                 ])
-            })),
-            ("urls", .array([])),
-        ])))
-        fields.append(("metadata", .object([("iso_language_code", .string("en")), ("result_type", .string("recent"))])))
-        fields.append(("source", .string("<a href=\"http://twitter.com/download/iphone\" rel=\"nofollow\">Twitter for iPhone</a>")))
+            ))
+        fields.append(
+            ("metadata", .object([("iso_language_code", .string("en")), ("result_type", .string("recent"))])))
+        fields.append(
+            (
+                "source",
+                .string("<a href=\"http://twitter.com/download/iphone\" rel=\"nofollow\">Twitter for iPhone</a>")
+            ))
         let replyTo = tweet.kind == .reply ? tweet.referencedID : nil
         let replyUser = replyTo.flatMap { _ in
             DemoAuthor.all.first { $0.username == entities.mentions.first?.name }
@@ -159,7 +208,8 @@ enum DemoWire {
         return .object([
             ("id", .unsigned(author.id)), ("id_str", .string(String(author.id))),
             ("name", .string(author.name)), ("screen_name", .string(author.username)),
-            ("location", .string(author.location)), ("description", .string("Mobile apps and the services behind them")),
+            ("location", .string(author.location)),
+            ("description", .string("Mobile apps and the services behind them")),
             ("url", .null), ("protected", .bool(false)),
             ("followers_count", .unsigned(UInt64(author.followers))),
             ("friends_count", .unsigned(UInt64(author.followers / 7 + 12))),
@@ -227,7 +277,8 @@ enum DemoDates {
     static func v1(_ date: Date) -> String {
         date.formatted(
             Date.VerbatimFormatStyle(
-                format: "\(weekday: .abbreviated) \(month: .abbreviated) \(day: .twoDigits) \(hour: .twoDigits(clock: .twentyFourHour, hourCycle: .zeroBased)):\(minute: .twoDigits):\(second: .twoDigits) +0000 \(year: .defaultDigits)",
+                format:
+                    "\(weekday: .abbreviated) \(month: .abbreviated) \(day: .twoDigits) \(hour: .twoDigits(clock: .twentyFourHour, hourCycle: .zeroBased)):\(minute: .twoDigits):\(second: .twoDigits) +0000 \(year: .defaultDigits)",
                 locale: Locale(identifier: "en_US_POSIX"), timeZone: .gmt, calendar: Calendar(identifier: .gregorian)))
     }
 }
