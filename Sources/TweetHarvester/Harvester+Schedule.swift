@@ -9,7 +9,10 @@ extension Harvester: Service {
     /// - Throws: The scheduler's error when a schedule cannot be added.
     public func run() async throws {
         let scheduler = JobScheduler(clock: job.clock, logger: job.logger)
-        try await scheduler.add("harvest", schedule: settings.schedule) { [self] in
+        // A tick that falls while a run is finishing is queued, not lost: it runs right after.
+        var options = JobOptions()
+        options.overlap = .queueOne
+        try await scheduler.add("harvest", schedule: settings.schedule, options: options) { [self] in
             _ = try await self.runOnce()
         }
         if let archive = settings.archive {

@@ -22,7 +22,7 @@ import TwitterSearch
 /// until the group shuts down gracefully (the run in progress finishes first) or is cancelled.
 ///
 /// Runs never overlap: ``runOnce()`` waits for a run in progress to end before it starts, and the scheduler
-/// skips a tick that falls while a run is still going.
+/// queues (at most one) tick that falls while a run is still going.
 ///
 /// ## Interruptions
 /// The harvester keeps a gap-safe watermark in the state table (`HarvestState`): before it stores a page it

@@ -9,6 +9,37 @@ import TwitterSearch
 
 @Suite("Scheduled runs")
 struct ScheduleTests {
+    @Test("on a one-minute schedule every tick stores the tweets that arrived since the last one")
+    func scheduledRuns() async throws {
+        let scene = Scene()
+        var settings = HarvestSettings.demo
+        settings.schedule = .every(.minutes(1), startingAt: Scene.start)
+        let (reports, sink) = AsyncStream.makeStream(of: Result<HarvestReport, any Error>.self)
+        let harvester = try Harvester(
+            settings: settings, store: scene.store, transport: scene.demo, clock: scene.clock, logger: Scene.quiet
+        ) { result in
+            sink.yield(result)
+        }
+        try await harvester.start()
+        var iterator = reports.makeAsyncIterator()
+        var collected: [HarvestReport] = []
+        for _ in 0..<3 {
+            await scene.clock.waitForSleepers(1)
+            scene.clock.advance(to: try #require(scene.clock.nextSleeperDeadline))
+            collected.append(try #require(await iterator.next()).get())
+        }
+        await harvester.stop()
+        #expect(collected.allSatisfy { $0.stored > 0 && $0.warnings.isEmpty })
+        for (earlier, later) in zip(collected, collected.dropFirst()) {
+            #expect(later.newestBefore == earlier.newestAfter)
+            #expect(later.pages == 3)
+        }
+        let stored = try await scene.storedIDs()
+        #expect(stored.count == Set(stored).count)
+        // The first tick came a minute after the start: its window began then.
+        #expect(Set(stored) == scene.expectedIDs(since: Scene.windowStart.addingTimeInterval(60)))
+    }
+
     @Test("start and stop: stop waits for the schedule to end and start again after stop works")
     func startStop() async throws {
         let scene = Scene()
