@@ -1,5 +1,6 @@
 import Foundation
 import HarvestClock
+import Logging
 import TableStorage
 import TweetHarvester
 
@@ -13,6 +14,7 @@ private struct FrozenClock: WallClock {
 /// serialising the API's JSON, decoding it, filtering, batched insert-or-ignore, watermark and report — in tweets
 /// fetched per second.
 let harvestGroup = BenchmarkGroup(name: "harvest") {
+    let quiet = Logger(label: "harvest-bench") { _ in SwiftLogNoOpLogHandler() }
     let start = Date(timeIntervalSince1970: 1_790_000_000)
     let clock = FrozenClock(now: start)
     let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("harvest-bench-\(getpid())")
@@ -21,13 +23,15 @@ let harvestGroup = BenchmarkGroup(name: "harvest") {
         var configuration = DemoTransport.Configuration()
         // 240 tweets a minute: a window of `pages * 25` seconds holds `pages` pages of 100.
         configuration.window = .seconds(pages * 25)
+        // One demo API serves every repetition: no rate limit.
+        configuration.rateLimit = .max
         let demo = DemoTransport(configuration: configuration, clock: clock)
         for api in [APIChoice.v2, .v1_1] {
             var fetched = 0
             var run = 0
             let memory = try await medianSeconds {
                 let harvester = try Harvester(
-                    settings: api.settings, store: InMemoryTableStore(), transport: demo, clock: clock)
+                    settings: api.settings, store: InMemoryTableStore(), transport: demo, clock: clock, logger: quiet)
                 fetched = try await harvester.runOnce().fetched
                 return fetched
             }
@@ -36,7 +40,8 @@ let harvestGroup = BenchmarkGroup(name: "harvest") {
                 run += 1
                 let store = try await FileTableStore(
                     directory: scratch.appendingPathComponent("\(api.name)-\(pages)-\(run)"))
-                let harvester = try Harvester(settings: api.settings, store: store, transport: demo, clock: clock)
+                let harvester = try Harvester(
+                    settings: api.settings, store: store, transport: demo, clock: clock, logger: quiet)
                 fetched = try await harvester.runOnce().fetched
                 return fetched
             }
