@@ -30,6 +30,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
     ],
     targets: [
         // MARK: Library modules
@@ -39,6 +40,7 @@ let package = Package(
             dependencies: [
                 "HarvestClock",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
             ]
         ),
         .target(
@@ -67,6 +69,7 @@ let package = Package(
             name: "CronScheduler",
             dependencies: [
                 "HarvestClock",
+                .product(name: "HeapModule", package: "swift-collections"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -91,7 +94,8 @@ let package = Package(
         .executableTarget(
             name: "harvest",
             dependencies: [
-                "OAuthSigning", "TwitterSearch", "TableStorage", "TableStorageSQLite", "CronScheduler", "TweetHarvester",
+                "OAuthSigning", "TwitterSearch", "TableStorage", "TableStorageSQLite", "CronScheduler",
+                "TweetHarvester",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -105,8 +109,26 @@ let package = Package(
         .testTarget(name: "HarvestClockTests", dependencies: ["HarvestClock"]),
 
         // MARK: OAuthSigning tests
+        .testTarget(
+            name: "OAuthSigningTests",
+            dependencies: [
+                "OAuthSigning", "HarvestClock", "HarvestTesting",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
+            resources: [.copy("Resources")]
+        ),
 
         // MARK: TwitterSearch tests
+        .target(name: "HarvestTestServer", path: "Tests/HarvestTestServer"),
+        .testTarget(
+            name: "TwitterSearchTests",
+            dependencies: [
+                "TwitterSearch", "HarvestTesting", "HarvestTestServer", "OAuthSigning", "HarvestClock",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            exclude: ["Fixtures"]
+        ),
 
         // MARK: TableStorage tests
         .testTarget(
@@ -133,7 +155,11 @@ let package = Package(
             dependencies: [
                 "CronScheduler", "HarvestTesting", "HarvestClock",
                 .product(name: "Logging", package: "swift-log"),
-            ]
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
+            ],
+            exclude: ["Resources/generate_croniter_cases.py"],
+            resources: [.copy("Resources/croniter_cases.json")]
         ),
 
         // MARK: TweetHarvester tests

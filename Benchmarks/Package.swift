@@ -9,7 +9,9 @@ let package = Package(
     name: "TweetHarvesterBenchmarks",
     platforms: [.macOS(.v14)],
     dependencies: [
-        .package(name: "TweetHarvester", path: "..")
+        .package(name: "TweetHarvester", path: ".."),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
     ],
     targets: [
         .executableTarget(
@@ -21,6 +23,8 @@ let package = Package(
                 .product(name: "TableStorage", package: "TweetHarvester"),
                 .product(name: "TableStorageSQLite", package: "TweetHarvester"),
                 .product(name: "CronScheduler", package: "TweetHarvester"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             path: "Sources/HarvestBenchmarks"
         )

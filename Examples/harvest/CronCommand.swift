@@ -14,7 +14,8 @@ struct CronCommand: AsyncParsableCommand {
     struct NextFireTimes: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "next",
-            abstract: "Print the next fire times of a cron expression, one per line, in ISO 8601 with the zone's offset."
+            abstract:
+                "Print the next fire times of a cron expression, one per line, in ISO 8601 with the zone's offset."
         )
 
         @Argument(help: "A five-field cron expression such as \"30 2 * * *\", or a nickname such as @daily.")
@@ -49,12 +50,14 @@ struct CronCommand: AsyncParsableCommand {
             } catch {
                 throw UsageError("\(error)")
             }
-            let start = try after.map { text in
-                guard let date = ISO8601Text.date(from: text, in: zone) else {
-                    throw UsageError("--after: \"\(text)\" is not an ISO 8601 date-time such as 2026-03-29T00:00:00Z")
-                }
-                return date
-            } ?? Date()
+            let start =
+                try after.map { text in
+                    guard let date = ISO8601Text.date(from: text, in: zone) else {
+                        throw UsageError(
+                            "--after: \"\(text)\" is not an ISO 8601 date-time such as 2026-03-29T00:00:00Z")
+                    }
+                    return date
+                } ?? Date()
             return parsed.fireDates(after: start, in: zone).prefix(count).map { ISO8601Text.string(from: $0, in: zone) }
         }
     }

@@ -6,6 +6,6 @@ struct Harvest: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "harvest",
         abstract: "Keep a table of tweets current on a schedule.",
-        subcommands: [CronCommand.self]
+        subcommands: [CronCommand.self, OAuthCommand.self]
     )
 }

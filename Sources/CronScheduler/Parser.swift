@@ -135,11 +135,8 @@ struct FieldScanner {
                 }
                 throw unexpected()
             }
-            let span = field.upperBound - field.lowerBound + 1
+            // Like croniter, a step larger than the range is accepted: it selects the range's first value.
             guard number >= 1 else { throw error(.badStep, at: stepStart, "step 0 is not allowed") }
-            guard number <= span else {
-                throw error(.badStep, at: stepStart, "step \(number) is out of range 1–\(span)")
-            }
             step = number
         }
         var bits: UInt64 = 0

@@ -112,14 +112,22 @@ package enum POSIX {
         guard ftruncate(descriptor, off_t(length)) == 0 else { throw error(errno, file: file, doing: "truncate") }
     }
 
-    /// Takes an exclusive advisory lock without waiting.
+    /// Takes an exclusive advisory lock, giving a holder up to about 50 ms to let go.
+    ///
+    /// A `flock` belongs to the open file description, which a child process shares from `fork` until its
+    /// `exec` closes the close-on-exec descriptors. So while this process spawns a child (Foundation's
+    /// `Process`, `posix_spawn`), a lock it has just released can still look held for a moment. A short,
+    /// bounded retry covers that window; a store that another process really holds is refused after it.
     package static func lock(_ descriptor: Int32, file: String) throws(StorageError) {
-        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+        var attempts = 0
+        while flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
             let code = errno
-            if code == EWOULDBLOCK {
+            guard code == EWOULDBLOCK || code == EINTR else { throw error(code, file: file, doing: "lock") }
+            attempts += 1
+            guard attempts < 50 else {
                 throw StorageError(.locked, file: file, message: "another process has the store open")
             }
-            throw error(code, file: file, doing: "lock")
+            usleep(1000)
         }
     }
 

@@ -54,7 +54,7 @@ var corpusDirectory: URL {
 }
 
 /// A named group of benchmark lines.
-struct BenchmarkGroup {
+struct BenchmarkGroup: Sendable {
     var name: String
-    var run: () async throws -> Void
+    var run: @Sendable () async throws -> Void
 }

@@ -3,7 +3,11 @@ import Foundation
 // Each module's benchmarks live in a file of their own and register one group here.
 // `harvest-bench` runs every group; `harvest-bench oauth cron` runs the groups whose names are given.
 let groups: [BenchmarkGroup] = [
+    oauthBenchmarks,
+    searchBenchmarks,
     storageGroup,
+    cronBenchmarks,
+    cronLatenessBenchmarks,
 ]
 
 let wanted = Set(CommandLine.arguments.dropFirst())

@@ -1,0 +1,318 @@
+import Foundation
+import HarvestClock
+import Logging
+import ServiceLifecycle
+
+/// Runs named jobs on their schedules: on time, once per occurrence, within a concurrency limit.
+///
+/// ```swift
+/// let scheduler = JobScheduler(configuration: .init(), clock: .system, logger: logger)
+/// try await scheduler.add("harvest", schedule: .cron(try CronExpression("0 * * * *"), timeZone: .gmt)) {
+///     try await harvester.runOnce()
+/// }
+/// try await scheduler.run()          // until cancelled or a graceful shutdown; or in a ServiceGroup
+/// ```
+///
+/// - A job never starts before its scheduled instant: the scheduler sleeps on the injected
+///   ``HarvestClock/WallClock`` until the next due time (it never polls) and reads the clock again when it
+///   wakes, so a sleep that returns early or a clock set back only delays a run.
+/// - Each occurrence runs at most once: occurrences are handled in order and never revisited.
+/// - At most ``Configuration/maxConcurrentRuns`` jobs run at once (1 on the classic free tier, 10 on
+///   paid ones), and never two runs of one job; a run due while the previous one runs follows the job's
+///   ``JobOptions/OverlapPolicy``; missed runs follow its ``JobOptions/MisfirePolicy``.
+/// - Every run leaves a ``RunRecord``; the last ``Configuration/historyLimit`` per job are kept, and
+///   ``Configuration/onRunFinished`` lets the caller persist them.
+/// - It is a swift-service-lifecycle `Service`: on graceful shutdown it starts nothing new, waits up to
+///   ``Configuration/shutdownTimeout`` for running jobs, then cancels them. Cancelling ``run()`` cancels
+///   running jobs at once.
+public actor JobScheduler: Service {
+    /// The scheduler's settings.
+    public struct Configuration: Sendable {
+        /// How many jobs may run at once. The default is 1.
+        public var maxConcurrentRuns = 1
+        /// How many run records are kept per job. The default is 50.
+        public var historyLimit = 50
+        /// How long a graceful shutdown waits for running jobs before cancelling them. The default is 30 seconds.
+        public var shutdownTimeout: Duration = .seconds(30)
+        /// Called after every run and every skipped occurrence, for example to persist the record.
+        /// The default is none.
+        public var onRunFinished: (@Sendable (RunRecord) async -> Void)?
+
+        /// The defaults.
+        public init() {}
+    }
+
+    private enum Event: Sendable {
+        case changed
+        case timer(UInt64)
+        case shutdown
+    }
+
+    private struct Waiter {
+        var job: String
+        var continuation: CheckedContinuation<RunRecord, Never>
+    }
+
+    private let configuration: Configuration
+    private let clock: any WallClock
+    private let logger: Logger
+    private var core: SchedulerCore
+    private var work: [String: @Sendable () async throws -> Void] = [:]
+    private var history: [String: [RunRecord]] = [:]
+    private var manualWaiters: [Waiter] = []
+    private var isRunning = false
+    private let events: AsyncStream<Event>
+    private let eventSink: AsyncStream<Event>.Continuation
+    private var timer: Task<Void, Never>?
+    private var timerDeadline: Date?
+    private var timerToken: UInt64 = 0
+
+    /// Creates a scheduler with no jobs.
+    ///
+    /// - Parameters:
+    ///   - configuration: The limits, history size, shutdown timeout and run hook.
+    ///   - clock: The wall clock it sleeps on. The default is the system clock; tests pass a `ManualClock`.
+    ///   - logger: Where decisions, skips and failures are logged.
+    public init(configuration: Configuration = .init(), clock: any WallClock = .system, logger: Logger = .current) {
+        self.configuration = configuration
+        self.clock = clock
+        self.logger = logger
+        core = SchedulerCore(maxConcurrentRuns: configuration.maxConcurrentRuns)
+        (events, eventSink) = AsyncStream.makeStream(of: Event.self)
+    }
+
+    // MARK: - Jobs
+
+    /// Adds a job.
+    ///
+    /// - Parameters:
+    ///   - name: A unique name.
+    ///   - schedule: When it runs.
+    ///   - options: Overlap and misfire policies, grace period, and whether it starts enabled.
+    ///   - work: The job. It should return promptly when its task is cancelled.
+    /// - Throws: ``SchedulerError`` for a duplicate name or a schedule that never fires.
+    public func add(
+        _ name: String, schedule: Schedule, options: JobOptions = .init(),
+        work: @escaping @Sendable () async throws -> Void
+    ) throws(SchedulerError) {
+        try core.add(name: name, schedule: schedule, options: options, now: clock.now)
+        self.work[name] = work
+        logger.debug(
+            "job added",
+            metadata: [
+                "th.job": "\(name)", "th.schedule": "\(schedule)",
+                "th.next": "\(core.job(name)?.nextDue.map { "\($0)" } ?? "none")",
+            ])
+        eventSink.yield(.changed)
+    }
+
+    /// Removes a job; a run in progress finishes, but no new one starts.
+    ///
+    /// - Throws: ``SchedulerError`` for an unknown name.
+    public func remove(_ name: String) throws(SchedulerError) {
+        _ = try core.remove(name)
+        work[name] = nil
+        eventSink.yield(.changed)
+    }
+
+    /// Enables a job; its next occurrence is the first one after now (time spent disabled is not a misfire).
+    public func enable(_ name: String) throws(SchedulerError) {
+        try core.setEnabled(name, true, now: clock.now)
+        eventSink.yield(.changed)
+    }
+
+    /// Disables a job: it runs only when asked with ``runNow(_:)``.
+    public func disable(_ name: String) throws(SchedulerError) {
+        try core.setEnabled(name, false, now: clock.now)
+        eventSink.yield(.changed)
+    }
+
+    /// Runs a job now (also when disabled; its schedule is untouched) and returns the run's record.
+    ///
+    /// The run respects the concurrency limit and never overlaps another run of the same job: it starts
+    /// as soon as both allow.
+    ///
+    /// - Throws: ``SchedulerError`` for an unknown name, or when ``run()`` is not going.
+    public func runNow(_ name: String) async throws(SchedulerError) -> RunRecord {
+        guard isRunning else {
+            throw SchedulerError(code: .notRunning, job: name, reason: "run() must be going for runNow")
+        }
+        try core.requestRun(name, now: clock.now)
+        eventSink.yield(.changed)
+        return await withCheckedContinuation { continuation in
+            manualWaiters.append(Waiter(job: name, continuation: continuation))
+        }
+    }
+
+    /// The last runs of a job, oldest first.
+    public func runs(of name: String) -> [RunRecord] { history[name] ?? [] }
+
+    /// The job's next scheduled occurrence, or `nil` when it has none or is disabled.
+    public func nextFireDate(of name: String) -> Date? {
+        guard let job = core.job(name), job.isEnabled else { return nil }
+        return job.nextDue
+    }
+
+    /// The names of the jobs, sorted.
+    public var jobNames: [String] { core.jobs.keys.sorted() }
+
+    // MARK: - Running
+
+    /// Runs the scheduler until its task is cancelled or a graceful shutdown is triggered.
+    ///
+    /// On graceful shutdown no new run starts; running jobs get up to ``Configuration/shutdownTimeout``
+    /// to finish and are then cancelled. When the task running this method is cancelled, running jobs are
+    /// cancelled at once. A scheduler runs once: call this method one time.
+    ///
+    /// - Throws: ``SchedulerError`` when it has run already.
+    public func run() async throws {
+        guard !hasRun else {
+            throw SchedulerError(code: .alreadyRunning, job: nil, reason: "run() was called already")
+        }
+        hasRun = true
+        isRunning = true
+        let sink = eventSink
+        logger.info("scheduler started", metadata: ["th.jobs": "\(core.jobs.count)"])
+        await withGracefulShutdownHandler {
+            await withDiscardingTaskGroup { group in
+                await loop(&group)
+            }
+        } onGracefulShutdown: {
+            sink.yield(.shutdown)
+        }
+        isRunning = false
+        timer?.cancel()
+        timer = nil
+        for (job, occurrence) in core.dropPendingManualRuns() {
+            finishWaiter(
+                job,
+                RunRecord(
+                    job: job, scheduledAt: occurrence.scheduledAt, startedAt: nil, endedAt: nil,
+                    outcome: .skipped("the scheduler stopped"), isManual: true))
+        }
+        logger.info("scheduler stopped")
+    }
+
+    private var hasRun = false
+
+    private func loop(_ group: inout DiscardingTaskGroup) async {
+        var iterator = events.makeAsyncIterator()
+        eventSink.yield(.changed)
+        var isStopping = false
+        while let event = await iterator.next() {
+            switch event {
+            case .shutdown:
+                guard !isStopping else { continue }
+                isStopping = true
+                guard core.running > 0 else { return }
+                logger.info("scheduler waiting for running jobs", metadata: ["th.running": "\(core.running)"])
+                armTimer(at: clock.now.addingTimeInterval(configuration.shutdownTimeout.timeInterval))
+            case .timer(let token):
+                guard token == timerToken else { continue }
+                timerDeadline = nil  // this timer has ended; the next one is armed below
+                if isStopping {
+                    logger.warning(
+                        "shutdown timeout: cancelling running jobs", metadata: ["th.running": "\(core.running)"])
+                    group.cancelAll()
+                    return
+                }
+                apply(core.tick(now: clock.now), in: &group)
+                armTimer(at: core.nextWake())
+            case .changed:
+                if isStopping {
+                    if core.running == 0 { return }
+                    continue
+                }
+                apply(core.tick(now: clock.now), in: &group)
+                armTimer(at: core.nextWake())
+            }
+        }
+    }
+
+    private func apply(_ actions: SchedulerCore.Actions, in group: inout DiscardingTaskGroup) {
+        for (job, count) in actions.coalesced {
+            logger.warning("missed runs coalesced into one", metadata: ["th.job": "\(job)", "th.missed": "\(count)"])
+        }
+        for skipped in actions.skipped {
+            logger.warning("run skipped", metadata: ["th.job": "\(skipped.job)", "th.reason": "\(skipped.outcome)"])
+            record(skipped)
+        }
+        for (job, occurrence) in actions.starts {
+            guard let work = work[job] else {
+                core.finished(job)
+                continue
+            }
+            group.addTask {
+                await self.execute(job, occurrence, work)
+            }
+        }
+    }
+
+    private func finishWaiter(_ job: String, _ record: RunRecord) {
+        if let index = manualWaiters.firstIndex(where: { $0.job == job }) {
+            manualWaiters.remove(at: index).continuation.resume(returning: record)
+        }
+    }
+
+    private func execute(
+        _ job: String, _ occurrence: SchedulerCore.Occurrence, _ work: @Sendable () async throws -> Void
+    ) async {
+        var logger = self.logger
+        logger[metadataKey: "th.job"] = "\(job)"
+        let started = clock.now
+        logger.debug("run started", metadata: ["th.scheduled": "\(occurrence.scheduledAt)"])
+        var outcome = RunRecord.Outcome.succeeded
+        do {
+            try await work()
+        } catch is CancellationError {
+            outcome = .cancelled
+        } catch {
+            outcome = Task.isCancelled ? .cancelled : .failed("\(error)")
+        }
+        let ended = clock.now
+        let runRecord = RunRecord(
+            job: job, scheduledAt: occurrence.scheduledAt, startedAt: started, endedAt: ended, outcome: outcome,
+            isManual: occurrence.isManual)
+        if case .failed(let text) = outcome {
+            logger.warning("run failed", metadata: ["th.error": "\(text)"])
+        } else {
+            logger.debug("run finished", metadata: ["th.outcome": "\(outcome)"])
+        }
+        record(runRecord)
+        if occurrence.isManual { finishWaiter(job, runRecord) }
+        core.finished(job)
+        if let hook = configuration.onRunFinished { await hook(runRecord) }
+        eventSink.yield(.changed)
+    }
+
+    private func record(_ record: RunRecord) {
+        var runs = history[record.job] ?? []
+        runs.append(record)
+        if runs.count > configuration.historyLimit { runs.removeFirst(runs.count - configuration.historyLimit) }
+        history[record.job] = runs
+        if case .skipped = record.outcome, let hook = configuration.onRunFinished {
+            Task { await hook(record) }
+        }
+    }
+
+    /// Sleeps until `deadline` in a task of its own, replacing the previous timer; `nil` disarms it.
+    private func armTimer(at deadline: Date?) {
+        guard deadline != timerDeadline else { return }
+        timer?.cancel()
+        timerDeadline = deadline
+        timerToken &+= 1
+        guard let deadline else {
+            timer = nil
+            return
+        }
+        let token = timerToken
+        let clock = self.clock
+        let sink = eventSink
+        timer = Task {
+            do {
+                try await clock.sleep(until: deadline)
+                sink.yield(.timer(token))
+            } catch {}
+        }
+    }
+}

@@ -1,0 +1,110 @@
+import Foundation
+
+/// When a job runs: a cron expression in a time zone, a fixed interval from a start time, or once.
+///
+/// ```swift
+/// let hourly = Schedule.cron(try CronExpression("0 * * * *"), timeZone: .gmt)
+/// let every15 = Schedule.every(.minutes(15), startingAt: start)      // the classic portal's "every N minutes"
+/// let monthly = Schedule.every(.months(1, in: berlin), startingAt: start)
+/// let once = Schedule.once(at: date)
+/// ```
+public enum Schedule: Sendable, Hashable, CustomStringConvertible {
+    /// At the fire times of `expression` read in `timeZone`, with DESIGN.md's daylight-saving rules.
+    case cron(CronExpression, timeZone: TimeZone)
+    /// At `start`, then every `interval` after it.
+    case every(Interval, startingAt: Date)
+    /// Once, at the given date.
+    case once(at: Date)
+
+    /// A repeat interval. Minutes and hours are elapsed time; days and months are calendar units in a
+    /// time zone, so "every day at 02:00 Berlin" stays at 02:00 across daylight saving and "every month
+    /// from January 31" fires on the last day of shorter months.
+    public struct Interval: Sendable, Hashable, CustomStringConvertible {
+        enum Unit: Hashable, Sendable { case minute, hour, day, month }
+        let unit: Unit
+        let count: Int
+        let timeZone: TimeZone
+
+        /// Every `count` minutes (at least 1).
+        public static func minutes(_ count: Int) -> Interval {
+            Interval(unit: .minute, count: max(count, 1), timeZone: .gmt)
+        }
+        /// Every `count` hours (at least 1).
+        public static func hours(_ count: Int) -> Interval {
+            Interval(unit: .hour, count: max(count, 1), timeZone: .gmt)
+        }
+        /// Every `count` calendar days in `timeZone` (at least 1). The default zone is UTC.
+        public static func days(_ count: Int, in timeZone: TimeZone = .gmt) -> Interval {
+            Interval(unit: .day, count: max(count, 1), timeZone: timeZone)
+        }
+        /// Every `count` calendar months in `timeZone` (at least 1), counted from the start each time.
+        public static func months(_ count: Int, in timeZone: TimeZone = .gmt) -> Interval {
+            Interval(unit: .month, count: max(count, 1), timeZone: timeZone)
+        }
+
+        /// Such as `every 15 minutes` or `every 1 month (Europe/Berlin)`.
+        public var description: String {
+            let name: String
+            switch unit {
+            case .minute: name = "minute"
+            case .hour: name = "hour"
+            case .day: name = "day"
+            case .month: name = "month"
+            }
+            let zone = unit == .day || unit == .month ? " (\(timeZone.identifier))" : ""
+            return "every \(count) \(name)\(count == 1 ? "" : "s")\(zone)"
+        }
+
+        /// The `index`-th fire time after `start` (index 0 is `start`).
+        func occurrence(_ index: Int, from start: Date) -> Date? {
+            switch unit {
+            case .minute: return start.addingTimeInterval(Double(index) * Double(count) * 60)
+            case .hour: return start.addingTimeInterval(Double(index) * Double(count) * 3600)
+            case .day, .month:
+                var calendar = Calendar(identifier: .gregorian)
+                calendar.timeZone = timeZone
+                return calendar.date(byAdding: unit == .day ? .day : .month, value: index * count, to: start)
+            }
+        }
+
+        /// A lower bound of the index of the first occurrence after `date`.
+        func estimatedIndex(after date: Date, from start: Date) -> Int {
+            let elapsed = date.timeIntervalSince(start)
+            let approximate: Double
+            switch unit {
+            case .minute: approximate = elapsed / (Double(count) * 60)
+            case .hour: approximate = elapsed / (Double(count) * 3600)
+            case .day: approximate = elapsed / (Double(count) * 86_400)
+            case .month: approximate = elapsed / (Double(count) * 31 * 86_400)
+            }
+            return max(0, Int(approximate.rounded(.down)) - 2)
+        }
+    }
+
+    /// The first fire time strictly after `date`, or `nil` when there is none.
+    public func nextFire(after date: Date) -> Date? {
+        switch self {
+        case .cron(let expression, let zone):
+            return expression.next(after: date, in: zone)
+        case .once(let at):
+            return at > date ? at : nil
+        case .every(let interval, let start):
+            if start > date { return start }
+            var index = interval.estimatedIndex(after: date, from: start)
+            while let candidate = interval.occurrence(index, from: start) {
+                if candidate > date { return candidate }
+                index += 1
+            }
+            return nil
+        }
+    }
+
+    /// Such as `cron "0 * * * *" in UTC`.
+    public var description: String {
+        switch self {
+        case .cron(let expression, let zone): "cron \"\(expression.text)\" in \(zone.identifier)"
+        case .every(let interval, let start): "\(interval) from \(start.formatted(.iso8601))"
+        case .once(let at): "once at \(at.formatted(.iso8601))"
+        }
+    }
+}

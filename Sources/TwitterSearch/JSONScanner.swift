@@ -1,0 +1,380 @@
+import Foundation
+
+/// Why a body could not be read as JSON of the expected shape; internal to the decoders.
+struct JSONScanError: Error {
+    var offset: Int
+    var reason: String
+}
+
+/// A key of a JSON object, as raw UTF-8 bytes inside the body (escapes are not decoded).
+struct JSONKey {
+    var start: UnsafePointer<UInt8>
+    var count: Int
+
+    /// Whether the key's bytes equal `name`'s.
+    @inline(__always)
+    func equals(_ name: StaticString) -> Bool {
+        count == name.utf8CodeUnitCount && memcmp(start, name.utf8Start, count) == 0
+    }
+}
+
+/// A forward-only reader over the UTF-8 bytes of a JSON document that decodes only what it is asked
+/// for and skips everything else without building it.
+///
+/// The search decoders read a handful of fields out of pages that are mostly entities, media and
+/// user profiles; skipping those byte by byte is many times faster than materialising them through
+/// `JSONDecoder` or `JSONSerialization`. Numbers that are ids are read as `UInt64` digit by digit,
+/// never through `Double`.
+struct JSONScanner {
+    let base: UnsafePointer<UInt8>
+    let end: Int
+    var index = 0
+
+    /// A scanner over `buffer`, or `nil` when it is empty.
+    init?(_ buffer: UnsafeRawBufferPointer) {
+        guard let address = buffer.baseAddress, buffer.count > 0 else { return nil }
+        base = address.assumingMemoryBound(to: UInt8.self)
+        end = buffer.count
+    }
+
+    func fail(_ reason: String) -> JSONScanError {
+        JSONScanError(offset: index, reason: reason)
+    }
+
+    @inline(__always)
+    mutating func skipWhitespace() {
+        while index < end {
+            switch base[index] {
+            case 0x20, 0x0A, 0x0D, 0x09: index += 1
+            default: return
+            }
+        }
+    }
+
+    /// The next non-blank byte, not consumed.
+    @inline(__always)
+    mutating func peek() throws(JSONScanError) -> UInt8 {
+        skipWhitespace()
+        guard index < end else { throw fail("unexpected end of body") }
+        return base[index]
+    }
+
+    @inline(__always)
+    mutating func expect(_ byte: UInt8) throws(JSONScanError) {
+        guard try peek() == byte else { throw fail("expected '\(Character(UnicodeScalar(byte)))'") }
+        index += 1
+    }
+
+    /// Whether the document has nothing left but blanks.
+    mutating func isAtEnd() -> Bool {
+        skipWhitespace()
+        return index >= end
+    }
+
+    // MARK: Objects and arrays
+
+    /// Consumes `{`; iterate with ``nextKey(_:)``.
+    mutating func beginObject() throws(JSONScanError) -> Bool {
+        try expect(UInt8(ascii: "{"))
+        return true
+    }
+
+    /// The next key of the object being read, with its `:` consumed, or `nil` after the closing `}`.
+    ///
+    /// - Parameter first: `true` before the first key; the scanner clears it.
+    mutating func nextKey(_ first: inout Bool) throws(JSONScanError) -> JSONKey? {
+        var byte = try peek()
+        if byte == UInt8(ascii: "}") {
+            index += 1
+            return nil
+        }
+        if first {
+            first = false
+        } else {
+            guard byte == UInt8(ascii: ",") else { throw fail("expected ',' or '}'") }
+            index += 1
+            byte = try peek()
+        }
+        guard byte == UInt8(ascii: "\"") else { throw fail("expected a key") }
+        index += 1
+        let start = index
+        try skipStringBody()
+        let key = JSONKey(start: base + start, count: index - 1 - start)
+        try expect(UInt8(ascii: ":"))
+        return key
+    }
+
+    /// Consumes `[`; iterate with ``nextElement(_:)``.
+    mutating func beginArray() throws(JSONScanError) {
+        try expect(UInt8(ascii: "["))
+    }
+
+    /// Whether another element follows (its separator consumed), or `false` after the closing `]`.
+    mutating func nextElement(_ first: inout Bool) throws(JSONScanError) -> Bool {
+        let byte = try peek()
+        if byte == UInt8(ascii: "]") {
+            index += 1
+            return false
+        }
+        if first {
+            first = false
+            return true
+        }
+        guard byte == UInt8(ascii: ",") else { throw fail("expected ',' or ']'") }
+        index += 1
+        return true
+    }
+
+    /// Consumes `null` and returns `true` when the next value is null; otherwise consumes nothing.
+    mutating func consumeNull() throws(JSONScanError) -> Bool {
+        guard try peek() == UInt8(ascii: "n") else { return false }
+        guard end - index >= 4, base[index + 1] == UInt8(ascii: "u"), base[index + 2] == UInt8(ascii: "l"),
+            base[index + 3] == UInt8(ascii: "l")
+        else { throw fail("bad literal") }
+        index += 4
+        return true
+    }
+
+    // MARK: Skipping
+
+    /// Skips one value of any kind.
+    mutating func skipValue() throws(JSONScanError) {
+        let byte = try peek()
+        switch byte {
+        case UInt8(ascii: "\""):
+            index += 1
+            try skipStringBody()
+        case UInt8(ascii: "{"), UInt8(ascii: "["):
+            try skipContainer()
+        case UInt8(ascii: "t"), UInt8(ascii: "f"), UInt8(ascii: "n"), UInt8(ascii: "-"),
+            UInt8(ascii: "0")...UInt8(ascii: "9"):
+            let start = index
+            while index < end {
+                switch base[index] {
+                case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "."),
+                    UInt8(ascii: "-"), UInt8(ascii: "+"), UInt8(ascii: "E"):
+                    index += 1
+                default:
+                    guard index > start else { throw fail("bad value") }
+                    return
+                }
+            }
+            throw fail("unexpected end of body")
+        default:
+            throw fail("unexpected character")
+        }
+    }
+
+    /// Skips a whole object or array, counting brackets outside strings.
+    private mutating func skipContainer() throws(JSONScanError) {
+        var depth = 0
+        while index < end {
+            let byte = base[index]
+            index += 1
+            switch byte {
+            case UInt8(ascii: "\""):
+                try skipStringBody()
+            case UInt8(ascii: "{"), UInt8(ascii: "["):
+                depth += 1
+            case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                depth -= 1
+                if depth == 0 { return }
+            default:
+                break
+            }
+        }
+        throw fail("unexpected end of body")
+    }
+
+    /// Skips to just after the closing quote of a string whose opening quote is consumed.
+    @inline(__always)
+    private mutating func skipStringBody() throws(JSONScanError) {
+        while index < end {
+            let byte = base[index]
+            if byte == UInt8(ascii: "\"") {
+                index += 1
+                return
+            }
+            index += byte == UInt8(ascii: "\\") ? 2 : 1
+        }
+        throw fail("unterminated string")
+    }
+
+    // MARK: Values
+
+    /// Reads a string value, decoding escapes (surrogate pairs included).
+    mutating func readString() throws(JSONScanError) -> String {
+        try expect(UInt8(ascii: "\""))
+        let start = index
+        while index < end {
+            let byte = base[index]
+            if byte == UInt8(ascii: "\"") {
+                let string = String(
+                    decoding: UnsafeBufferPointer(start: base + start, count: index - start), as: UTF8.self)
+                index += 1
+                return string
+            }
+            if byte == UInt8(ascii: "\\") { return try readEscapedString(from: start) }
+            index += 1
+        }
+        throw fail("unterminated string")
+    }
+
+    private mutating func readEscapedString(from start: Int) throws(JSONScanError) -> String {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(index - start + 64)
+        bytes.append(contentsOf: UnsafeBufferPointer(start: base + start, count: index - start))
+        while index < end {
+            let byte = base[index]
+            index += 1
+            switch byte {
+            case UInt8(ascii: "\""):
+                return String(decoding: bytes, as: UTF8.self)
+            case UInt8(ascii: "\\"):
+                guard index < end else { throw fail("unterminated string") }
+                let escape = base[index]
+                index += 1
+                switch escape {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): bytes.append(escape)
+                case UInt8(ascii: "b"): bytes.append(0x08)
+                case UInt8(ascii: "f"): bytes.append(0x0C)
+                case UInt8(ascii: "n"): bytes.append(0x0A)
+                case UInt8(ascii: "r"): bytes.append(0x0D)
+                case UInt8(ascii: "t"): bytes.append(0x09)
+                case UInt8(ascii: "u"):
+                    var scalar = try readHex4()
+                    if (0xD800...0xDBFF).contains(scalar) {
+                        // A high surrogate must be followed by `\uDC00`–`\uDFFF`; otherwise it is replaced.
+                        if end - index >= 6, base[index] == UInt8(ascii: "\\"), base[index + 1] == UInt8(ascii: "u") {
+                            let saved = index
+                            index += 2
+                            let low = try readHex4()
+                            if (0xDC00...0xDFFF).contains(low) {
+                                scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                            } else {
+                                index = saved
+                                scalar = 0xFFFD
+                            }
+                        } else {
+                            scalar = 0xFFFD
+                        }
+                    } else if (0xDC00...0xDFFF).contains(scalar) {
+                        scalar = 0xFFFD
+                    }
+                    appendUTF8(scalar, to: &bytes)
+                default:
+                    throw fail("bad escape")
+                }
+            default:
+                bytes.append(byte)
+            }
+        }
+        throw fail("unterminated string")
+    }
+
+    private mutating func readHex4() throws(JSONScanError) -> UInt32 {
+        guard end - index >= 4 else { throw fail("bad unicode escape") }
+        var value: UInt32 = 0
+        for _ in 0..<4 {
+            let byte = base[index]
+            index += 1
+            let digit: UInt32
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = UInt32(byte - UInt8(ascii: "0"))
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = UInt32(byte - UInt8(ascii: "a") + 10)
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = UInt32(byte - UInt8(ascii: "A") + 10)
+            default: throw fail("bad unicode escape")
+            }
+            value = value << 4 | digit
+        }
+        return value
+    }
+
+    private func appendUTF8(_ scalar: UInt32, to bytes: inout [UInt8]) {
+        switch scalar {
+        case 0..<0x80:
+            bytes.append(UInt8(scalar))
+        case 0x80..<0x800:
+            bytes.append(UInt8(0xC0 | scalar >> 6))
+            bytes.append(UInt8(0x80 | scalar & 0x3F))
+        case 0x800..<0x10000:
+            bytes.append(UInt8(0xE0 | scalar >> 12))
+            bytes.append(UInt8(0x80 | scalar >> 6 & 0x3F))
+            bytes.append(UInt8(0x80 | scalar & 0x3F))
+        default:
+            bytes.append(UInt8(0xF0 | scalar >> 18))
+            bytes.append(UInt8(0x80 | scalar >> 12 & 0x3F))
+            bytes.append(UInt8(0x80 | scalar >> 6 & 0x3F))
+            bytes.append(UInt8(0x80 | scalar & 0x3F))
+        }
+    }
+
+    /// The raw bytes of a string value without escapes (ids, dates), or `nil` for `null`.
+    mutating func readRawString() throws(JSONScanError) -> UnsafeBufferPointer<UInt8>? {
+        if try consumeNull() { return nil }
+        try expect(UInt8(ascii: "\""))
+        let start = index
+        while index < end {
+            let byte = base[index]
+            if byte == UInt8(ascii: "\"") {
+                index += 1
+                return UnsafeBufferPointer(start: base + start, count: index - 1 - start)
+            }
+            if byte == UInt8(ascii: "\\") { throw fail("unexpected escape") }
+            index += 1
+        }
+        throw fail("unterminated string")
+    }
+
+    /// Reads an id written as a decimal string (`"1149825924029980674"`), or `nil` for `null`.
+    mutating func readIDString() throws(JSONScanError) -> UInt64? {
+        guard let raw = try readRawString() else { return nil }
+        guard let value = JSONScanner.parseUInt64(raw) else { throw fail("bad id") }
+        return value
+    }
+
+    /// Reads a non-negative integer number (`100`), exactly, or `nil` for `null`.
+    mutating func readUInt64Number() throws(JSONScanError) -> UInt64? {
+        if try consumeNull() { return nil }
+        let start = index
+        while index < end, base[index] >= UInt8(ascii: "0"), base[index] <= UInt8(ascii: "9") { index += 1 }
+        guard let value = JSONScanner.parseUInt64(UnsafeBufferPointer(start: base + start, count: index - start))
+        else { throw fail("bad integer") }
+        return value
+    }
+
+    /// Reads `true` or `false`.
+    mutating func readBool() throws(JSONScanError) -> Bool {
+        let byte = try peek()
+        if byte == UInt8(ascii: "t"), end - index >= 4 {
+            index += 4
+            return true
+        }
+        if byte == UInt8(ascii: "f"), end - index >= 5 {
+            index += 5
+            return false
+        }
+        throw fail("expected a Boolean")
+    }
+
+    /// Parses ASCII decimal digits into a `UInt64`; `nil` when empty, not digits, or too large.
+    static func parseUInt64(_ digits: UnsafeBufferPointer<UInt8>) -> UInt64? {
+        guard !digits.isEmpty, digits.count <= 20 else { return nil }
+        var value: UInt64 = 0
+        for byte in digits {
+            let digit = byte &- UInt8(ascii: "0")
+            guard digit < 10 else { return nil }
+            let (times10, overflow1) = value.multipliedReportingOverflow(by: 10)
+            let (sum, overflow2) = times10.addingReportingOverflow(UInt64(digit))
+            guard !overflow1, !overflow2 else { return nil }
+            value = sum
+        }
+        return value
+    }
+
+    /// Parses a decimal id from a `String`, exactly; `nil` when it is not one.
+    static func parseUInt64(_ string: String) -> UInt64? {
+        var string = string
+        return string.withUTF8 { parseUInt64($0) }
+    }
+}

@@ -1,0 +1,64 @@
+import Foundation
+import OAuthSigning
+
+/// How a ``SearchClient`` authenticates.
+public enum SearchCredentials: Sendable {
+    /// OAuth 1.0a user context: every request is signed with ``OAuthSigning/OAuth1Signer``.
+    case oauth1(OAuth1Credentials)
+    /// OAuth 2.0 app-only, with a bearer token you already have.
+    case bearer(BearerCredentials)
+    /// OAuth 2.0 app-only, with a bearer token the client obtains from `POST /oauth2/token` (Basic auth
+    /// of the consumer key and secret, `grant_type=client_credentials`) on first use and caches.
+    case appOnly(consumerKey: String, consumerSecret: Secret)
+}
+
+/// The app-only bearer token, obtained once and shared by every request of a client.
+actor BearerTokenCache {
+    private var token: Secret?
+    private var pending: Task<Secret, any Error>?
+
+    /// The cached token, or the result of `obtain` (run once even when many requests ask at once).
+    func token(obtain: @escaping @Sendable () async throws -> Secret) async throws -> Secret {
+        if let token { return token }
+        if let pending { return try await pending.value }
+        let task = Task { try await obtain() }
+        pending = task
+        defer { pending = nil }
+        let value = try await task.value
+        token = value
+        return value
+    }
+
+    /// Forgets the token after the API refused it, so the next request obtains a new one.
+    func invalidate() {
+        token = nil
+    }
+}
+
+/// The rate-limit state and request spacing shared by every request of a client.
+actor RequestGate {
+    private(set) var lastRequest: Date?
+    private(set) var rateLimit: RateLimit?
+
+    func recordRequest(at date: Date) {
+        lastRequest = date
+    }
+
+    func record(_ limit: RateLimit?) {
+        if let limit, limit.remaining != nil || limit.reset != nil { rateLimit = limit }
+    }
+}
+
+extension RateLimit {
+    /// The `x-rate-limit-*` header fields of `fields`, or `nil` when none is present.
+    init?(_ fields: HTTPFields) {
+        func value(_ name: String) -> String? {
+            HTTPField.Name(name).flatMap { fields[$0] }?.trimmingCharacters(in: .whitespaces)
+        }
+        let limit = value("x-rate-limit-limit").flatMap { Int($0) }
+        let remaining = value("x-rate-limit-remaining").flatMap { Int($0) }
+        let reset = value("x-rate-limit-reset").flatMap { TimeInterval($0) }.map { Date(timeIntervalSince1970: $0) }
+        guard limit != nil || remaining != nil || reset != nil else { return nil }
+        self.init(limit: limit, remaining: remaining, reset: reset)
+    }
+}

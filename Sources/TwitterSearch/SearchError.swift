@@ -1,0 +1,145 @@
+import Foundation
+
+/// Why a search failed: the module's one error type.
+///
+/// Carries the HTTP status and Twitter's own error payload when there was a response (v1.1
+/// `errors[{code,message}]`, v2 problem JSON `title`/`detail`/`type`), the rate-limit reset for a 429,
+/// and a short excerpt of an undecodable body. It never holds a credential: the `Authorization`
+/// header is never copied into it, and bodies of token requests are never excerpted.
+public struct SearchError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// The kind of failure. New kinds may be added; switch with a `default`.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        private enum Kind: String, Hashable, Sendable {
+            case unauthorized, forbidden, notFound, badRequest, rateLimited, staleSinceID, serverError
+            case transport, undecodableBody, insecureURL, invalidQuery, tokenExchange, signing, unexpectedStatus
+        }
+        private let kind: Kind
+        private init(_ kind: Kind) { self.kind = kind }
+
+        /// 401, or Twitter codes 32 ("Could not authenticate you") and 89 ("Invalid or expired token").
+        public static let unauthorized = Code(.unauthorized)
+        /// 403: the credentials may not use this endpoint.
+        public static let forbidden = Code(.forbidden)
+        /// 404: no such endpoint at the base URL.
+        public static let notFound = Code(.notFound)
+        /// 400 for any reason other than a stale `since_id`.
+        public static let badRequest = Code(.badRequest)
+        /// 429 (or Twitter code 88) and the waits allowed by the policy ran out; see ``rateLimitReset``.
+        public static let rateLimited = Code(.rateLimited)
+        /// 400 because `since_id` is older than the endpoint reaches back (v2 recent search: seven days).
+        ///
+        /// The harvest job falls back to a search without `since_id`; ``suggestedSinceID`` carries the
+        /// smallest id the API said it would accept, when it said one.
+        public static let staleSinceID = Code(.staleSinceID)
+        /// 5xx, after the retry budget ran out.
+        public static let serverError = Code(.serverError)
+        /// No response arrived (connection refused or reset, time-out, DNS), after the retry budget ran out.
+        public static let transport = Code(.transport)
+        /// A response whose body is not what the endpoint returns (truncated, malformed), after retries.
+        public static let undecodableBody = Code(.undecodableBody)
+        /// Credentials would have gone over plain `http` to a host that is not loopback.
+        public static let insecureURL = Code(.insecureURL)
+        /// The query cannot be sent (empty text, page size out of range, `untilID` not above `sinceID`).
+        public static let invalidQuery = Code(.invalidQuery)
+        /// The app-only token exchange (`POST /oauth2/token`) answered without a bearer token.
+        public static let tokenExchange = Code(.tokenExchange)
+        /// The OAuth 1.0a signer refused the request.
+        public static let signing = Code(.signing)
+        /// A status the client has no meaning for (3xx, other 4xx).
+        public static let unexpectedStatus = Code(.unexpectedStatus)
+
+        /// The code's name, such as `staleSinceID`.
+        public var description: String { kind.rawValue }
+    }
+
+    /// The kind of failure.
+    public var code: Code
+    /// The HTTP status of the last response, when there was one.
+    public var httpStatus: Int?
+    /// Twitter's numeric error code (v1.1 `errors[0].code`), when given.
+    public var twitterCode: Int?
+    /// Twitter's message (v1.1 `errors[0].message`, v2 `errors[0].message` or `detail`), or the client's own.
+    public var message: String?
+    /// The v2 problem's `title`, such as `Invalid Request`.
+    public var problemTitle: String?
+    /// The v2 problem's `type` URI, such as `https://api.twitter.com/2/problems/invalid-request`.
+    public var problemType: String?
+    /// When the rate-limit window resets (`x-rate-limit-reset`), for ``Code/rateLimited``.
+    public var rateLimitReset: Date?
+    /// The smallest `since_id` the API said it accepts, for ``Code/staleSinceID``.
+    public var suggestedSinceID: UInt64?
+    /// The first bytes of the response body (at most 200 characters), for undecodable and unexpected bodies.
+    public var bodyExcerpt: String?
+
+    /// Creates an error.
+    public init(
+        _ code: Code, httpStatus: Int? = nil, twitterCode: Int? = nil, message: String? = nil,
+        problemTitle: String? = nil, problemType: String? = nil, rateLimitReset: Date? = nil,
+        suggestedSinceID: UInt64? = nil, bodyExcerpt: String? = nil
+    ) {
+        self.code = code
+        self.httpStatus = httpStatus
+        self.twitterCode = twitterCode
+        self.message = message
+        self.problemTitle = problemTitle
+        self.problemType = problemType
+        self.rateLimitReset = rateLimitReset
+        self.suggestedSinceID = suggestedSinceID
+        self.bodyExcerpt = bodyExcerpt
+    }
+
+    /// One line: code, status, Twitter's code and message, reset time.
+    public var description: String {
+        var parts = ["search failed: \(code)"]
+        if let httpStatus { parts.append("HTTP \(httpStatus)") }
+        if let twitterCode { parts.append("Twitter code \(twitterCode)") }
+        if let problemTitle { parts.append(problemTitle) }
+        if let message { parts.append(message) }
+        if let rateLimitReset { parts.append("resets at \(rateLimitReset.timeIntervalSince1970)") }
+        return parts.joined(separator: "; ").replacingOccurrences(of: "\n", with: " ")
+    }
+
+    /// The first 200 characters of `body`, lossily decoded, on one line.
+    static func excerpt(of body: Data) -> String {
+        let prefix = String(decoding: body.prefix(200), as: UTF8.self)
+        return prefix.replacingOccurrences(of: "\n", with: " ").replacingOccurrences(of: "\r", with: " ")
+    }
+}
+
+/// Twitter's error payload in either shape, read leniently (a body that is not JSON reads as empty).
+struct TwitterErrorPayload {
+    var code: Int?
+    var message: String?
+    var title: String?
+    var detail: String?
+    var type: String?
+    /// Whether any error names the `since_id` parameter or says a since_id is too old.
+    var mentionsSinceID = false
+    var suggestedSinceID: UInt64?
+
+    init(body: Data) {
+        guard let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any] else { return }
+        title = object["title"] as? String
+        detail = object["detail"] as? String
+        type = object["type"] as? String
+        if let error = object["error"] as? String { message = error }
+        for case let error as [String: Any] in object["errors"] as? [Any] ?? [] {
+            if code == nil, let number = error["code"] as? Int { code = number }
+            let text = error["message"] as? String
+            if message == nil || text?.contains("since_id") == true { message = text ?? message }
+            if let parameters = error["parameters"] as? [String: Any], parameters["since_id"] != nil {
+                mentionsSinceID = true
+            }
+            // "'since_id' must be a tweet id created after 2026-06-23T10:50Z. Please use a 'since_id'
+            // that is larger than 150" — Twitter's v2 wording for a since_id beyond the seven-day window.
+            if let text, text.contains("since_id"), text.contains("created after") || text.contains("larger than") {
+                mentionsSinceID = true
+                if let range = text.range(of: "larger than ") {
+                    let digits = text[range.upperBound...].prefix { $0.isASCII && $0.isNumber }
+                    suggestedSinceID = JSONScanner.parseUInt64(String(digits))
+                }
+            }
+        }
+        if message == nil { message = detail }
+    }
+}

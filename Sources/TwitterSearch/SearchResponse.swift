@@ -1,0 +1,313 @@
+import Foundation
+
+/// One decoded search response body, v2 or v1.1, in the shared model.
+///
+/// ``SearchClient`` decodes every page with it; it is public so tools and tests can decode recorded
+/// bodies (`--demo` data, fixtures, benchmarks) exactly as the client does.
+///
+/// ```swift
+/// let response = try SearchResponse(decoding: body, api: .v2)
+/// let kept = response.tweets.filter { $0.kind == .original || $0.kind == .quote }
+/// ```
+public struct SearchResponse: Sendable, Hashable {
+    /// The tweets in the order the API gave them (newest first).
+    public var tweets: [Tweet]
+    /// v2 `meta.next_token`: present when more pages follow.
+    public var nextToken: String?
+    /// v1.1 `search_metadata.next_results` (a query string such as `?max_id=…&q=…`): present when more pages follow.
+    public var nextResults: String?
+    /// The smallest tweet id in the response (v2 `meta.oldest_id`, or computed).
+    public var oldestID: UInt64?
+    /// The largest tweet id in the response (v2 `meta.newest_id`, or computed).
+    public var newestID: UInt64?
+    /// Whether a v1.1 body had a `search_metadata` object (whose missing `next_results` then means "no more").
+    var hasSearchMetadata = false
+
+    /// Creates a response from its parts.
+    public init(
+        tweets: [Tweet], nextToken: String? = nil, nextResults: String? = nil,
+        oldestID: UInt64? = nil, newestID: UInt64? = nil
+    ) {
+        self.tweets = tweets
+        self.nextToken = nextToken
+        self.nextResults = nextResults
+        self.oldestID = oldestID
+        self.newestID = newestID
+    }
+
+    /// Whether the API says more pages follow.
+    public var hasMore: Bool { nextToken != nil || nextResults != nil }
+
+    /// Decodes a response body of `api`'s shape.
+    ///
+    /// Reads only the fields the model needs and skips the rest without building it. Ids are parsed
+    /// from their decimal strings into `UInt64`; dates from their text.
+    ///
+    /// - Parameters:
+    ///   - body: The response body: v2 `{"data":[…],"includes":{"users":[…]},"meta":{…}}` or
+    ///     v1.1 `{"statuses":[…],"search_metadata":{…}}`.
+    ///   - api: The shape to expect.
+    /// - Throws: ``SearchError`` with code ``SearchError/Code/undecodableBody`` and a short excerpt
+    ///   when the body is not JSON of that shape (truncated, malformed, ids that are not ids).
+    public init(decoding body: Data, api: APIVersion) throws(SearchError) {
+        let result: Result<SearchResponse, JSONScanError> = body.withUnsafeBytes { buffer in
+            guard var scanner = JSONScanner(buffer) else {
+                return .failure(JSONScanError(offset: 0, reason: "empty body"))
+            }
+            do throws(JSONScanError) {
+                let response = api == .v2 ? try Self.decodeV2(&scanner) : try Self.decodeV1(&scanner)
+                guard scanner.isAtEnd() else { throw scanner.fail("trailing data") }
+                return .success(response)
+            } catch {
+                return .failure(error)
+            }
+        }
+        switch result {
+        case .success(let response): self = response
+        case .failure(let error):
+            throw SearchError(
+                .undecodableBody, httpStatus: 200,
+                message: "\(error.reason) at byte \(error.offset)", bodyExcerpt: SearchError.excerpt(of: body))
+        }
+    }
+
+    // MARK: v2
+
+    private static func decodeV2(_ scanner: inout JSONScanner) throws(JSONScanError) -> SearchResponse {
+        var response = SearchResponse(tweets: [])
+        var usernames: [UInt64: String] = [:]
+        var first = try scanner.beginObject()
+        while let key = try scanner.nextKey(&first) {
+            if key.equals("data") {
+                if try scanner.consumeNull() { continue }
+                try scanner.beginArray()
+                response.tweets.reserveCapacity(100)
+                var firstElement = true
+                while try scanner.nextElement(&firstElement) {
+                    response.tweets.append(try decodeV2Tweet(&scanner))
+                }
+            } else if key.equals("includes") {
+                var firstInclude = try scanner.beginObject()
+                while let includeKey = try scanner.nextKey(&firstInclude) {
+                    guard includeKey.equals("users") else {
+                        try scanner.skipValue()
+                        continue
+                    }
+                    try scanner.beginArray()
+                    var firstUser = true
+                    while try scanner.nextElement(&firstUser) {
+                        var id: UInt64?
+                        var username: String?
+                        var firstField = try scanner.beginObject()
+                        while let field = try scanner.nextKey(&firstField) {
+                            if field.equals("id") {
+                                id = try scanner.readIDString()
+                            } else if field.equals("username") {
+                                username = try scanner.readString()
+                            } else {
+                                try scanner.skipValue()
+                            }
+                        }
+                        if let id, let username { usernames[id] = username }
+                    }
+                }
+            } else if key.equals("meta") {
+                var firstField = try scanner.beginObject()
+                while let field = try scanner.nextKey(&firstField) {
+                    if field.equals("next_token") {
+                        response.nextToken = try scanner.consumeNull() ? nil : try scanner.readString()
+                    } else if field.equals("oldest_id") {
+                        response.oldestID = try scanner.readIDString()
+                    } else if field.equals("newest_id") {
+                        response.newestID = try scanner.readIDString()
+                    } else {
+                        try scanner.skipValue()
+                    }
+                }
+            } else {
+                try scanner.skipValue()
+            }
+        }
+        if !usernames.isEmpty {
+            for index in response.tweets.indices {
+                if let author = response.tweets[index].authorID {
+                    response.tweets[index].authorUsername = usernames[author]
+                }
+            }
+        }
+        fillBounds(&response)
+        return response
+    }
+
+    private static func decodeV2Tweet(_ scanner: inout JSONScanner) throws(JSONScanError) -> Tweet {
+        var id: UInt64?
+        var text: String?
+        var authorID: UInt64?
+        var createdAt: Date?
+        var isRetweet = false
+        var isReply = false
+        var isQuote = false
+        var first = try scanner.beginObject()
+        while let key = try scanner.nextKey(&first) {
+            if key.equals("id") {
+                id = try scanner.readIDString()
+            } else if key.equals("text") {
+                text = try scanner.readString()
+            } else if key.equals("author_id") {
+                authorID = try scanner.readIDString()
+            } else if key.equals("created_at") {
+                if let raw = try scanner.readRawString() {
+                    guard let date = TwitterDate.parseISO8601(raw) else { throw scanner.fail("bad created_at") }
+                    createdAt = date
+                }
+            } else if key.equals("referenced_tweets") {
+                if try scanner.consumeNull() { continue }
+                try scanner.beginArray()
+                var firstReference = true
+                while try scanner.nextElement(&firstReference) {
+                    var firstField = try scanner.beginObject()
+                    while let field = try scanner.nextKey(&firstField) {
+                        guard field.equals("type"), let type = try scanner.readRawString() else {
+                            try scanner.skipValue()
+                            continue
+                        }
+                        let key = JSONKey(start: type.baseAddress ?? scanner.base, count: type.count)
+                        if key.equals("retweeted") {
+                            isRetweet = true
+                        } else if key.equals("replied_to") {
+                            isReply = true
+                        } else if key.equals("quoted") {
+                            isQuote = true
+                        }
+                    }
+                }
+            } else {
+                try scanner.skipValue()
+            }
+        }
+        guard let id else { throw scanner.fail("tweet without id") }
+        return Tweet(
+            id: id, text: text ?? "", authorID: authorID, createdAt: createdAt,
+            kind: classify(retweet: isRetweet, reply: isReply, quote: isQuote), isReply: isReply)
+    }
+
+    // MARK: v1.1
+
+    private static func decodeV1(_ scanner: inout JSONScanner) throws(JSONScanError) -> SearchResponse {
+        var response = SearchResponse(tweets: [])
+        var first = try scanner.beginObject()
+        while let key = try scanner.nextKey(&first) {
+            if key.equals("statuses") {
+                try scanner.beginArray()
+                response.tweets.reserveCapacity(100)
+                var firstElement = true
+                while try scanner.nextElement(&firstElement) {
+                    response.tweets.append(try decodeV1Status(&scanner))
+                }
+            } else if key.equals("search_metadata") {
+                response.hasSearchMetadata = true
+                var firstField = try scanner.beginObject()
+                while let field = try scanner.nextKey(&firstField) {
+                    if field.equals("next_results") {
+                        response.nextResults = try scanner.consumeNull() ? nil : try scanner.readString()
+                    } else {
+                        try scanner.skipValue()
+                    }
+                }
+            } else {
+                try scanner.skipValue()
+            }
+        }
+        fillBounds(&response)
+        return response
+    }
+
+    private static func decodeV1Status(_ scanner: inout JSONScanner) throws(JSONScanError) -> Tweet {
+        var id: UInt64?
+        var numericID: UInt64?
+        var text: String?
+        var fullText: String?
+        var authorID: UInt64?
+        var username: String?
+        var createdAt: Date?
+        var isRetweet = false
+        var isReply = false
+        var isQuote = false
+        var first = try scanner.beginObject()
+        while let key = try scanner.nextKey(&first) {
+            if key.equals("id_str") {
+                id = try scanner.readIDString()
+            } else if key.equals("id") {
+                numericID = try scanner.readUInt64Number()
+            } else if key.equals("full_text") {
+                fullText = try scanner.readString()
+            } else if key.equals("text") {
+                text = try scanner.readString()
+            } else if key.equals("created_at") {
+                if let raw = try scanner.readRawString() {
+                    guard let date = TwitterDate.parseClassic(raw) else { throw scanner.fail("bad created_at") }
+                    createdAt = date
+                }
+            } else if key.equals("in_reply_to_status_id_str") {
+                if try !scanner.consumeNull() {
+                    isReply = true
+                    try scanner.skipValue()
+                }
+            } else if key.equals("retweeted_status") {
+                if try !scanner.consumeNull() {
+                    isRetweet = true
+                    try scanner.skipValue()
+                }
+            } else if key.equals("quoted_status") || key.equals("quoted_status_id_str") {
+                if try !scanner.consumeNull() {
+                    isQuote = true
+                    try scanner.skipValue()
+                }
+            } else if key.equals("is_quote_status") {
+                if try scanner.readBool() { isQuote = true }
+            } else if key.equals("user") {
+                var firstField = try scanner.beginObject()
+                while let field = try scanner.nextKey(&firstField) {
+                    if field.equals("id_str") {
+                        authorID = try scanner.readIDString()
+                    } else if field.equals("screen_name") {
+                        username = try scanner.readString()
+                    } else {
+                        try scanner.skipValue()
+                    }
+                }
+            } else {
+                try scanner.skipValue()
+            }
+        }
+        guard let tweetID = id ?? numericID else { throw scanner.fail("status without id_str") }
+        let body = fullText ?? text ?? ""
+        // A manual retweet ("RT @user: …") carries no retweeted_status but is a retweet all the same.
+        if !isRetweet, body.utf8.starts(with: "RT @".utf8) { isRetweet = true }
+        return Tweet(
+            id: tweetID, text: body, authorID: authorID, authorUsername: username, createdAt: createdAt,
+            kind: classify(retweet: isRetweet, reply: isReply, quote: isQuote), isReply: isReply)
+    }
+
+    // MARK: Shared
+
+    /// A retweet wins over a reply, and a reply over a quote.
+    private static func classify(retweet: Bool, reply: Bool, quote: Bool) -> Tweet.Kind {
+        if retweet { return .retweet }
+        if reply { return .reply }
+        if quote { return .quote }
+        return .original
+    }
+
+    private static func fillBounds(_ response: inout SearchResponse) {
+        guard !response.tweets.isEmpty else { return }
+        var low = UInt64.max
+        var high = UInt64.min
+        for tweet in response.tweets {
+            low = min(low, tweet.id)
+            high = max(high, tweet.id)
+        }
+        response.oldestID = min(response.oldestID ?? low, low)
+        response.newestID = max(response.newestID ?? high, high)
+    }
+}

@@ -1,0 +1,144 @@
+import Foundation
+
+/// One tweet as the search API returned it, in the same shape for the v2 and v1.1 endpoints.
+///
+/// Ids are parsed from the API's decimal strings (`id_str` in v1.1, `id` in v2) straight into
+/// `UInt64`; nothing passes through `Double`, so ids above 2^53 stay exact.
+public struct Tweet: Sendable, Hashable, Codable {
+    /// What a tweet is, as far as the harvest job's filters care.
+    public enum Kind: String, Sendable, Hashable, Codable, CaseIterable {
+        /// A tweet of its author's own.
+        case original
+        /// A retweet: v1.1 `retweeted_status` (or a manual `RT @` retweet), v2 `referenced_tweets` type `retweeted`.
+        case retweet
+        /// A quote tweet: v1.1 `is_quote_status`/`quoted_status`, v2 `referenced_tweets` type `quoted`.
+        case quote
+        /// A reply: v1.1 `in_reply_to_status_id_str`, v2 `referenced_tweets` type `replied_to`.
+        case reply
+    }
+
+    /// The tweet's id.
+    public var id: UInt64
+    /// The full text (`full_text` with v1.1 `tweet_mode=extended`).
+    public var text: String
+    /// The author's user id, when the response carried it.
+    public var authorID: UInt64?
+    /// The author's username (screen name), when the response carried it.
+    public var authorUsername: String?
+    /// When the tweet was posted, when the response carried it.
+    public var createdAt: Date?
+    /// The tweet's kind; a retweet wins over a reply, and a reply over a quote.
+    public var kind: Kind
+    /// Whether the tweet is a retweet.
+    public var isRetweet: Bool
+    /// Whether the tweet answers another tweet (even when it is also a quote).
+    public var isReply: Bool
+
+    /// Creates a tweet.
+    ///
+    /// - Parameters:
+    ///   - id: The tweet's id.
+    ///   - text: The full text.
+    ///   - authorID: The author's user id.
+    ///   - authorUsername: The author's username.
+    ///   - createdAt: When the tweet was posted.
+    ///   - kind: The tweet's kind. The default is ``Kind/original``.
+    ///   - isReply: Whether the tweet answers another tweet. The default is `kind == .reply`.
+    public init(
+        id: UInt64,
+        text: String,
+        authorID: UInt64? = nil,
+        authorUsername: String? = nil,
+        createdAt: Date? = nil,
+        kind: Kind = .original,
+        isReply: Bool? = nil
+    ) {
+        self.id = id
+        self.text = text
+        self.authorID = authorID
+        self.authorUsername = authorUsername
+        self.createdAt = createdAt
+        self.kind = kind
+        self.isRetweet = kind == .retweet
+        self.isReply = isReply ?? (kind == .reply)
+    }
+}
+
+/// The search endpoint a ``SearchClient`` talks to.
+public enum APIVersion: String, Sendable, Hashable, CaseIterable {
+    /// `GET /2/tweets/search/recent`.
+    case v2 = "v2"
+    /// `GET /1.1/search/tweets.json`.
+    case v1_1 = "v1.1"
+}
+
+/// What a search asks for.
+public struct SearchQuery: Sendable, Hashable {
+    /// The search expression, such as `#mobileservices`.
+    public var text: String
+    /// Only tweets with a larger id; exclusive, sent as is (the newest id already stored).
+    public var sinceID: UInt64?
+    /// Only tweets with a smaller id; exclusive (v2 `until_id`; v1.1 `max_id = untilID - 1`). Resumes a walk.
+    public var untilID: UInt64?
+    /// Tweets per page, 10...100 for v2 and 1...100 for v1.1. The default is 100.
+    public var pageSize: Int
+
+    /// Creates a query.
+    ///
+    /// - Parameters:
+    ///   - text: The search expression.
+    ///   - sinceID: The exclusive lower bound: the newest id already stored. The default is none.
+    ///   - untilID: The exclusive upper bound, to resume an interrupted walk. The default is none.
+    public init(_ text: String, sinceID: UInt64? = nil, untilID: UInt64? = nil) {
+        self.text = text
+        self.sinceID = sinceID
+        self.untilID = untilID
+        self.pageSize = 100
+    }
+}
+
+/// The rate-limit state the API reported on a response (`x-rate-limit-*` headers).
+public struct RateLimit: Sendable, Hashable {
+    /// Requests allowed in the window (`x-rate-limit-limit`).
+    public var limit: Int?
+    /// Requests left in the window (`x-rate-limit-remaining`).
+    public var remaining: Int?
+    /// When the window resets (`x-rate-limit-reset`, seconds since 1970).
+    public var reset: Date?
+
+    /// Creates a rate-limit state.
+    public init(limit: Int? = nil, remaining: Int? = nil, reset: Date? = nil) {
+        self.limit = limit
+        self.remaining = remaining
+        self.reset = reset
+    }
+}
+
+/// One page of search results.
+public struct SearchPage: Sendable {
+    /// The page's tweets, newest first, without any tweet an earlier page of the same walk already gave.
+    public var tweets: [Tweet]
+    /// The page's number in the walk, from 1.
+    public var number: Int
+    /// The rate-limit state reported with the page.
+    public var rateLimit: RateLimit?
+    /// Whether this is the walk's last page.
+    public var isLast: Bool
+    /// The smallest id on the page, as the API reported it (before de-duplication).
+    public var oldestID: UInt64?
+    /// The largest id on the page, as the API reported it.
+    public var newestID: UInt64?
+
+    /// Creates a page.
+    public init(
+        tweets: [Tweet], number: Int, rateLimit: RateLimit? = nil, isLast: Bool,
+        oldestID: UInt64? = nil, newestID: UInt64? = nil
+    ) {
+        self.tweets = tweets
+        self.number = number
+        self.rateLimit = rateLimit
+        self.isLast = isLast
+        self.oldestID = oldestID
+        self.newestID = newestID
+    }
+}
