@@ -70,7 +70,8 @@ package struct LogEncoder {
 
     /// A frame header with a zero checksum and a blank length, filled in by ``endFrame(_:)``.
     private static let headerTemplate: [UInt8] =
-        LogFormat.crcPrefix + Array("00000000".utf8) + LogFormat.lenPrefix + Array(repeating: UInt8(ascii: " "), count: 10)
+        LogFormat.crcPrefix + Array("00000000".utf8) + LogFormat.lenPrefix
+        + Array(repeating: UInt8(ascii: " "), count: 10)
         + LogFormat.recPrefix
 
     /// Starts a frame; returns its position for ``endFrame(_:)``.
