@@ -43,6 +43,10 @@ public final class FileTableStore: TableStore, Sendable {
     public struct Configuration: Sendable {
         /// How an open handles damage in the middle of the log. The default is ``Recovery/strict``.
         public var recovery: Recovery = .strict
+        /// How many bytes of spaces to write past the end of the log ahead of need. Most commits then overwrite
+        /// space the file already has, so `fdatasync` need not record a new file size (about twice as fast on
+        /// ext4). JSON tools skip the spaces. 0 turns padding off. The default is 4 MiB.
+        public var preallocationSize: Int = 4 << 20
         /// How many decoded records to keep in memory for repeated reads. The default is 4096.
         public var recordCacheSize: Int = 4096
         /// The system calls used to write (a seam for tests).
@@ -81,7 +85,7 @@ public final class FileTableStore: TableStore, Sendable {
         state.withLock { $0.close() }
     }
 
-    /// The size of the log in bytes.
+    /// The size of the log's committed content in bytes (the file may be longer: padding of spaces).
     public var logSize: Int64 { state.withLock { $0.end } }
 
     /// Rewrites the log without deleted and superseded rows, atomically and durably.

@@ -76,6 +76,7 @@ extension FileTableStore.State {
         reader.clearCache()
         let before = end
         end = written
+        allocated = written
         self.sequence = sequence
         for (name, locations) in newLocations {
             guard var engine = tables.removeValue(forKey: name) else { continue }

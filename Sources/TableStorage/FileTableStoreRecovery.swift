@@ -57,7 +57,13 @@ extension FileTableStore.State {
         var damage: Damage?
         let minimum = Int64(LogFormat.headerSize + LogFormat.trailerSize)
 
+        var logicalEnd = size
         while position < size {
+            let first = try window.load(position, 1, descriptor: descriptor, file: path)
+            if window.bytes[first] == UInt8(ascii: " "), try isPadding(from: position, size: size) {
+                logicalEnd = position
+                break
+            }
             guard size - position >= minimum else {
                 damage = Damage(offset: position, reason: "incomplete line")
                 break
@@ -112,7 +118,8 @@ extension FileTableStore.State {
         }
 
         end = committedEnd
-        guard committedEnd < size else { return }
+        allocated = size
+        guard committedEnd < logicalEnd || damage != nil else { return }
         var metadata: Logger.Metadata = [
             "th.file": "\(path)", "th.offset": "\(committedEnd)", "th.size": "\(size)",
         ]
@@ -138,6 +145,7 @@ extension FileTableStore.State {
             logger.warning("uncommitted tail of the log dropped", metadata: metadata)
         }
         try POSIX.truncate(descriptor, to: committedEnd, file: path)
+        allocated = committedEnd
         let code = io.sync(descriptor)
         if code != 0 { throw POSIX.error(code, file: path, doing: "fdatasync") }
     }
@@ -272,7 +280,22 @@ extension FileTableStore.State {
         }
     }
 
-    /// Whether the damaged line starts as a torn write would: with the start of a line header, or zeros.
+    /// Whether the log from `offset` to its end is padding (spaces, and newlines), as ``write(_:)`` leaves.
+    private func isPadding(from offset: Int64, size: Int64) throws(StorageError) -> Bool {
+        var window = Window(capacity: 1 << 20)
+        var position = offset
+        while position < size {
+            let length = Int(min(Int64(1 << 20), size - position))
+            let at = try window.load(position, length, descriptor: descriptor, file: path)
+            if position == offset, window.bytes[at] != UInt8(ascii: " ") { return false }
+            for byte in window.bytes[at..<at + length] where byte != UInt8(ascii: " ") && byte != 0x0A { return false }
+            position += Int64(length)
+        }
+        return true
+    }
+
+    /// Whether the damaged line starts as a torn write would: with the start of a line header, zeros, or the
+    /// padding of spaces a torn write over padding leaves.
     /// Anything else is foreign data, never cut off silently.
     private func looksTorn(at offset: Int64, size: Int64) throws(StorageError) -> Bool {
         let marker = Array(#"{"crc":""#.utf8)
@@ -281,6 +304,7 @@ extension FileTableStore.State {
         let at = try window.load(offset, length, descriptor: descriptor, file: path)
         let head = window.bytes[at..<at + length]
         return head.elementsEqual(marker.prefix(length)) || head.allSatisfy { $0 == 0 }
+            || head.allSatisfy { $0 == UInt8(ascii: " ") }
     }
 
     /// Whether a valid commit line lies after `offset` (so damage there is not a torn tail).

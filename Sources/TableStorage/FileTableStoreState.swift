@@ -8,7 +8,11 @@ extension FileTableStore {
         let path: String
         var lockDescriptor: Int32
         var reader: LogReader
+        /// The end of the committed content.
         var end: Int64
+        /// The file's size: `end` plus the padding of spaces written ahead.
+        var allocated: Int64 = 0
+        let preallocation: Int
         var sequence: Int64
         var tables: [String: TableEngine<Location>]
         var broken: StorageError?
@@ -45,7 +49,8 @@ extension FileTableStore {
                 var state = State(
                     directory: directory, path: path, lockDescriptor: lockDescriptor,
                     reader: LogReader(descriptor: descriptor, path: path, cacheSize: configuration.recordCacheSize),
-                    end: 0, sequence: 0, tables: [:], io: configuration.io)
+                    end: 0, preallocation: max(0, configuration.preallocationSize), sequence: 0, tables: [:],
+                    io: configuration.io)
                 do {
                     try state.replay(recovery: configuration.recovery, logger: logger)
                 } catch {
@@ -185,7 +190,19 @@ extension FileTableStore {
             if let broken { throw broken }
             let descriptor = self.descriptor
             let start = end
-            var failure = Self.writeAll(bytes, to: descriptor, at: start, io: io, file: path)
+            var failure: StorageError?
+            var grown = allocated
+            if start + Int64(bytes.count) > allocated, preallocation > 0 {
+                // Pad with spaces ahead of need, in the same write: later commits then overwrite space the file
+                // already has, and fdatasync need not record a new size.
+                grown = start + Int64(bytes.count) + Int64(preallocation)
+                var padded = bytes
+                padded.append(contentsOf: repeatElement(UInt8(ascii: " "), count: preallocation - 1))
+                padded.append(UInt8(ascii: "\n"))
+                failure = Self.writeAll(padded, to: descriptor, at: start, io: io, file: path)
+            } else {
+                failure = Self.writeAll(bytes, to: descriptor, at: start, io: io, file: path)
+            }
             if failure == nil {
                 let code = io.sync(descriptor)
                 if code != 0 { failure = POSIX.error(code, file: path, doing: "fdatasync") }
@@ -195,11 +212,13 @@ extension FileTableStore {
                 // further writes (the next open drops the uncommitted tail anyway).
                 do {
                     try POSIX.truncate(descriptor, to: start, file: path)
+                    allocated = start
                 } catch {
                     broken = error
                 }
                 throw failure
             }
+            allocated = max(grown, start + Int64(bytes.count))
             end = start + Int64(bytes.count)
             sequence += 1
         }

@@ -68,14 +68,16 @@ package struct LogEncoder {
 
     private static let hexDigits = Array("0123456789abcdef".utf8)
 
+    /// A frame header with a zero checksum and a blank length, filled in by ``endFrame(_:)``.
+    private static let headerTemplate: [UInt8] =
+        LogFormat.crcPrefix + Array("00000000".utf8) + LogFormat.lenPrefix
+        + Array(repeating: UInt8(ascii: " "), count: 10)
+        + LogFormat.recPrefix
+
     /// Starts a frame; returns its position for ``endFrame(_:)``.
     package mutating func beginFrame() -> Int {
         let start = bytes.count
-        bytes.append(contentsOf: LogFormat.crcPrefix)
-        bytes.append(contentsOf: [UInt8](repeating: UInt8(ascii: "0"), count: 8))
-        bytes.append(contentsOf: LogFormat.lenPrefix)
-        bytes.append(contentsOf: [UInt8](repeating: UInt8(ascii: " "), count: 10))
-        bytes.append(contentsOf: LogFormat.recPrefix)
+        bytes.append(contentsOf: Self.headerTemplate)
         return start
     }
 
@@ -121,16 +123,17 @@ package struct LogEncoder {
             bytes.append(UInt8(ascii: "0") + UInt8(value))
             return
         }
-        var digits: (UInt64, UInt8) = (value, 0)
-        var buffer = [UInt8](repeating: 0, count: 20)
-        var position = 20
-        while digits.0 > 0 {
-            position -= 1
-            buffer[position] = UInt8(ascii: "0") + UInt8(digits.0 % 10)
-            digits.0 /= 10
-            digits.1 += 1
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes of stack for up to 20 digits
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            var remaining = value
+            var position = buffer.count
+            while remaining > 0 {
+                position -= 1
+                buffer[position] = UInt8(ascii: "0") + UInt8(remaining % 10)
+                remaining /= 10
+            }
+            bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[position...]))
         }
-        bytes.append(contentsOf: buffer[position...])
     }
 
     /// Appends a JSON string.

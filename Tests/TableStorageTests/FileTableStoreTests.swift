@@ -11,7 +11,8 @@ struct FileTableStoreTests {
         let root = try TemporaryDirectory()
         let counter = Counter()
         try await TableStoreConformance {
-            try await FileTableStore(directory: root.url.appending(path: "store\(counter.next())"))
+            try await FileTableStore(
+                directory: root.url.appending(path: "store\(counter.next())"), configuration: .smallPadding)
         }.run()
     }
 

@@ -58,7 +58,7 @@ actor ReopeningStore: TableStore {
     private func store() async throws -> FileTableStore {
         current?.close()
         current = nil
-        let store = try await FileTableStore(directory: directory)
+        let store = try await FileTableStore(directory: directory, configuration: .smallPadding)
         current = store
         return store
     }
@@ -77,5 +77,15 @@ actor ReopeningStore: TableStore {
     func count(_ query: Query) async throws -> Int { try await store().count(query) }
     func newest(in table: String, by column: String) async throws -> Record? {
         try await store().newest(in: table, by: column)
+    }
+}
+
+extension FileTableStore.Configuration {
+    /// The default configuration with 64 KiB of padding: tests open many small stores, and the default 4 MiB
+    /// of padding per store would dominate their time.
+    static var smallPadding: Self {
+        var configuration = Self()
+        configuration.preallocationSize = 64 << 10
+        return configuration
     }
 }
