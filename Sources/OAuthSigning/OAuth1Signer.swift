@@ -307,10 +307,10 @@ public struct OAuth1Signer: Sendable, CustomStringConvertible, CustomReflectable
             return key.revealed  // §3.4.4; the request was still validated above
         case .sha1(var hmac):
             hmac.update(data: UnsafeRawBufferPointer(base.bytes))
-            return hmac.finalize().withUnsafeBytes { Data($0) }.base64EncodedString()
+            return hmac.finalize().withUnsafeBytes(Self.base64)
         case .sha256(var hmac):
             hmac.update(data: UnsafeRawBufferPointer(base.bytes))
-            return hmac.finalize().withUnsafeBytes { Data($0) }.base64EncodedString()
+            return hmac.finalize().withUnsafeBytes(Self.base64)
         }
     }
 
@@ -336,6 +336,29 @@ public struct OAuth1Signer: Sendable, CustomStringConvertible, CustomReflectable
         out.append(prefix)
         out.appendPercentEncoded(value)
         out.append(UInt8(ascii: "\""))
+    }
+
+    /// Standard base64 (RFC 4648 §4, with padding) of a MAC, written straight into a string.
+    private static func base64(_ bytes: UnsafeRawBufferPointer) -> String {
+        let alphabet: StaticString = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+        let table = alphabet.utf8Start
+        return String(unsafeUninitializedCapacity: (bytes.count + 2) / 3 * 4) { out in
+            var written = 0
+            var index = 0
+            while index < bytes.count {
+                let b0 = UInt32(bytes[index])
+                let b1 = index + 1 < bytes.count ? UInt32(bytes[index + 1]) : 0
+                let b2 = index + 2 < bytes.count ? UInt32(bytes[index + 2]) : 0
+                let triple = b0 << 16 | b1 << 8 | b2
+                out[written] = table[Int(triple >> 18 & 63)]
+                out[written + 1] = table[Int(triple >> 12 & 63)]
+                out[written + 2] = index + 1 < bytes.count ? table[Int(triple >> 6 & 63)] : UInt8(ascii: "=")
+                out[written + 3] = index + 2 < bytes.count ? table[Int(triple & 63)] : UInt8(ascii: "=")
+                written += 4
+                index += 3
+            }
+            return written
+        }
     }
 
     @inline(__always)
