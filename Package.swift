@@ -56,9 +56,12 @@ let package = Package(
         .target(
             name: "TableStorage",
             dependencies: [
-                .product(name: "Logging", package: "swift-log")
+                "CTableStorage",
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // CRC-32 by carry-less multiplication for the file store's log (no listed package has it).
+        .target(name: "CTableStorage"),
         .target(
             name: "TableStorageSQLite",
             dependencies: [

@@ -269,6 +269,21 @@ private struct Checker: Sendable {
         try await expectError(.invalidValue, "a NaN double") {
             try await store.insert([["twitterId": 2, "score": .double(.nan)]], into: "Updates", onConflict: .ignore)
         }
+        let lateNaN = try await expectError(.invalidValue, "a NaN double after ordinary ones in one batch") {
+            try await store.insert(
+                [
+                    ["twitterId": 2, "score": 0.5], ["twitterId": 3, "score": 1.5],
+                    ["twitterId": 4, "score": .double(.nan)],
+                ],
+                into: "Updates", onConflict: .ignore)
+        }
+        try expectEqual(lateNaN.row, 2, "the row of the NaN")
+        let lateKeyless = try await expectError(.missingUniqueKey, "a keyless row after keyed ones in one batch") {
+            try await store.insert(
+                [["twitterId": 2, "text": "a"], ["twitterId": 3, "text": "b"], ["text": "c"]], into: "Updates",
+                onConflict: .ignore)
+        }
+        try expectEqual(lateKeyless.row, 2, "the row without the key")
         try expectEqual(try await store.read(Query("Updates")), [["twitterId": 1, "text": "one"]], "rows stored")
         // The column 'extra' of the failed batch must not have established a type.
         _ = try await store.insert([["twitterId": 9, "extra": "text"]], into: "Updates", onConflict: .fail)

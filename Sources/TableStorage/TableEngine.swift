@@ -46,27 +46,39 @@ package struct TableEngine<Payload: Sendable>: Sendable {
     package func planInsert(
         _ rows: [Record], policy: ConflictPolicy
     ) throws(StorageError) -> (changes: [TableChange], summary: InsertSummary, schema: TableSchema) {
-        var schema = self.schema
+        var admission = Admission(schema: schema)
         var changes: [TableChange] = []
         changes.reserveCapacity(rows.count)
         var summary = InsertSummary()
         summary.inserted.reserveCapacity(rows.count)
         let key = schema.definition.uniqueKey
+        let keyIndex = key.flatMap { indexes[$0] }
+        // The greatest key in the table and the batch so far: a greater one (ids that grow, the usual case) is
+        // new without a lookup. Keys assigned in this batch wait in `unlooked` until a lookup needs them.
+        var greatest = keyIndex?.last?.value
         var batchKeys: [Value: Int] = [:]  // key value → row number assigned in this batch
+        var unlooked: [(key: Value, row: Int)] = []
         var next = nextRow
         for (position, record) in rows.enumerated() {
-            try schema.admit(record, row: position)
-            guard let key, let keyValue = record[key] else {
+            let keyValue = try admission.admit(record, row: position)
+            guard let key, let keyValue else {
                 changes.append(.put(row: next, record: record))
                 summary.inserted.append(position)
                 next += 1
                 continue
             }
-            let existing = batchKeys[keyValue] ?? indexes[key]?.firstRow(equalTo: keyValue)
+            var existing: Int?
+            if let bound = greatest, Value.compare(keyValue, bound) <= 0 {
+                for pending in unlooked { batchKeys[pending.key] = pending.row }
+                unlooked.removeAll()
+                existing = batchKeys[keyValue] ?? keyIndex?.firstRow(equalTo: keyValue)
+            } else {
+                greatest = keyValue
+            }
             guard let existing else {
                 changes.append(.put(row: next, record: record))
                 summary.inserted.append(position)
-                batchKeys[keyValue] = next
+                unlooked.append((keyValue, next))
                 next += 1
                 continue
             }
@@ -85,7 +97,7 @@ package struct TableEngine<Payload: Sendable>: Sendable {
                 next += 1
             }
         }
-        return (changes, summary, schema)
+        return (changes, summary, admission.schema)
     }
 
     /// Plans an update of the rows a query selects.

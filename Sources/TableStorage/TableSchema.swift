@@ -119,3 +119,65 @@ package struct TableSchema: Sendable, Hashable {
         }
     }
 }
+
+/// Checks the rows of a batch against a schema (``TableSchema/admit(_:row:requireKey:)``), remembering the
+/// columns and types it has admitted: rows built alike, the usual batch, then cost a few string comparisons
+/// per column (cheap for short names) instead of a hash lookup.
+package struct Admission {
+    /// The schema, with the column types the admitted rows established.
+    package private(set) var schema: TableSchema
+    private let key: String?
+    /// Columns already admitted with their types, at most ``remembered``.
+    private var known: [(column: String, type: ValueType)] = []
+    private static let remembered = 32
+
+    package init(schema: TableSchema) {
+        self.schema = schema
+        self.key = schema.definition.uniqueKey
+    }
+
+    /// Checks a row; returns its unique key's value (`nil` when the table has no unique key).
+    ///
+    /// - Throws: As ``TableSchema/admit(_:row:requireKey:)``.
+    package mutating func admit(_ record: Record, row: Int) throws(StorageError) -> Value? {
+        var keyValue: Value?
+        var hint = 0
+        for (column, value) in record.fields {
+            if column == key { keyValue = value }
+            guard let found = value.type else { continue }
+            if let slot = find(column, from: hint), known[slot].type == found, !value.isNaN {
+                hint = slot + 1
+                continue
+            }
+            if keyValue == nil, let key, record[key] == nil {
+                throw StorageError(.missingUniqueKey, table: schema.definition.name, column: key, row: row)
+            }
+            try schema.admit(value, in: column, row: row)
+            if known.count < Self.remembered { known.append((column, found)) }
+        }
+        if let key, keyValue == nil {
+            throw StorageError(.missingUniqueKey, table: schema.definition.name, column: key, row: row)
+        }
+        return keyValue
+    }
+
+    /// The position of `column` in ``known``, searched from `hint` round to it.
+    private func find(_ column: String, from hint: Int) -> Int? {
+        let count = known.count
+        guard count > 0 else { return nil }
+        var slot = hint < count ? hint : 0
+        for _ in 0..<count {
+            if known[slot].column == column { return slot }
+            slot = slot + 1 == count ? 0 : slot + 1
+        }
+        return nil
+    }
+}
+
+extension Value {
+    /// Whether the value is a double that is not a number.
+    var isNaN: Bool {
+        if case .double(let double) = self { return double.isNaN }
+        return false
+    }
+}

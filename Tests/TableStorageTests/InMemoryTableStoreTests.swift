@@ -42,6 +42,59 @@ struct InMemoryTableStoreTests {
         let group3 = try await store.count(Query("T").filter(Column("g") == 3))
         #expect(group3 == model.values.filter { $0 == 3 }.count)
     }
+
+    @Test(
+        "insert summaries and contents match a model when keys mostly grow and sometimes repeat",
+        arguments: [ConflictPolicy.ignore, .replace])
+    func insertSummariesMatchAModel(_ policy: ConflictPolicy) async throws {
+        let store = InMemoryTableStore()
+        try await store.createTable(TableDefinition(name: "T", uniqueKey: "k"))
+        var generator = SplitMix(seed: policy == .ignore ? 7 : 8)
+        var model: [Int64: Int64] = [:]  // key → the version stored
+        var next: Int64 = 1_000
+        var version: Int64 = 0
+        for _ in 0..<300 {
+            var rows: [Record] = []
+            for _ in 0..<Int(generator.next() % 12) {
+                version += 1
+                let key: Int64
+                switch generator.next() % 6 {
+                case 0: key = Int64(generator.next() % UInt64(next))  // an old key, present or not
+                case 1:
+                    key =
+                        rows.last.flatMap { row in row["k"].flatMap { if case .int(let k) = $0 { k } else { nil } } }
+                        ?? next  // a repeat in the batch
+                default:
+                    next += Int64(1 + generator.next() % 3)  // a new, greater key (the common case)
+                    key = next
+                }
+                rows.append(["k": .int(key), "v": .int(version)])
+            }
+            var expected = InsertSummary()
+            var seen = model
+            for (position, row) in rows.enumerated() {
+                guard case .int(let key)? = row["k"], case .int(let value)? = row["v"] else { continue }
+                if seen[key] == nil {
+                    expected.inserted.append(position)
+                    seen[key] = value
+                } else {
+                    expected.duplicates.append(position)
+                    if policy == .replace { seen[key] = value }
+                }
+            }
+            let summary = try await store.insert(rows, into: "T", onConflict: policy)
+            #expect(summary == expected)
+            model = seen
+        }
+        let stored = try await store.read(Query("T"))
+        var contents: [Int64: Int64] = [:]
+        for row in stored {
+            if case .int(let key)? = row["k"], case .int(let value)? = row["v"] { contents[key] = value }
+        }
+        #expect(stored.count == model.count)
+        #expect(contents == model)
+        #expect(try await store.newest(in: "T", by: "k")?["k"] == model.keys.max().map(Value.int))
+    }
 }
 
 /// A store that drops the unique key's duplicates check and answers `newest` wrongly: the suite must notice.

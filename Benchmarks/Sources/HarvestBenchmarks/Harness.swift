@@ -56,5 +56,7 @@ var corpusDirectory: URL {
 /// A named group of benchmark lines.
 struct BenchmarkGroup: Sendable {
     var name: String
+    /// Whether a run of every group (no names given) skips this one, because another group covers it.
+    var onlyByName = false
     var run: @Sendable () async throws -> Void
 }

@@ -10,41 +10,64 @@ import TableStorageSQLite
 /// text, author, date)`, increasing snowflake ids above 2^53, texts from the corpus, batches of 100 with
 /// insert-or-ignore, one durable commit per batch.
 var storageGroup: BenchmarkGroup {
-    BenchmarkGroup(name: "storage", run: runStorageBenchmarks)
+    BenchmarkGroup(name: "storage", run: { try await runStorageBenchmarks() })
 }
 
-private func runStorageBenchmarks() async throws {
+/// Only the durable insert lines of the "storage" group, for quick comparisons:
+///
+///     swift run -c release --package-path Benchmarks harvest-bench storage-insert
+///
+/// `TH_BENCH_FILE_ONLY=1` skips SQLite; with `TMPDIR=/dev/shm` (tmpfs, where `fdatasync` returns at once) the
+/// file store's line then measures its CPU path alone.
+var storageInsertGroup: BenchmarkGroup {
+    BenchmarkGroup(name: "storage-insert", onlyByName: true, run: { try await runStorageBenchmarks(insertsOnly: true) })
+}
+
+private func runStorageBenchmarks(insertsOnly: Bool = false) async throws {
     let texts = StorageBench.corpusTexts()
+    let rows = 200_000
+    let batches = StorageBench.batches(rows: rows, texts: texts)
     let scratch = FileManager.default.temporaryDirectory.appending(path: "th-storage-bench-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: scratch) }
-    let rows = 200_000
     var run = 0
     func fresh() -> URL {
         run += 1
         return scratch.appending(path: "run\(run)")
     }
 
+    var cpuSeconds: [(user: Double, system: Double)] = []
     let fileSeconds = try await medianSeconds(repetitions: 3) {
         let store = try await FileTableStore(directory: fresh())
-        try await StorageBench.fill(store, rows: rows, texts: texts)
+        let cpuBefore = StorageBench.processCPUSeconds()
+        try await StorageBench.fill(store, batches: batches)
+        let cpuAfter = StorageBench.processCPUSeconds()
+        cpuSeconds.append((cpuAfter.user - cpuBefore.user, cpuAfter.system - cpuBefore.system))
         store.close()
     }
     report("storage.file.insert-durable", Double(rows) / fileSeconds, "rows/s")
+    // The CPU time of the process (user and system, the kernel's part of write and fdatasync included) per
+    // row; the rest of the wall time is waiting for the disk.
+    let cpu = cpuSeconds.sorted { $0.user + $0.system < $1.user + $1.system }[cpuSeconds.count / 2]
+    report("storage.file.insert-durable.cpu-user", cpu.user / Double(rows) * 1e6, "µs/row")
+    report("storage.file.insert-durable.cpu-system", cpu.system / Double(rows) * 1e6, "µs/row")
+    if ProcessInfo.processInfo.environment["TH_BENCH_FILE_ONLY"] != nil { return }
     let sqliteSeconds = try await medianSeconds(repetitions: 3) {
         let store = try SQLiteTableStore(path: fresh().path + ".sqlite")
-        try await StorageBench.fill(store, rows: rows, texts: texts)
+        try await StorageBench.fill(store, batches: batches)
     }
     report("storage.sqlite.insert-durable", Double(rows) / sqliteSeconds, "rows/s")
+    report("storage.file-vs-sqlite.insert-durable", sqliteSeconds / fileSeconds, "x")
+    if insertsOnly { return }
 
     for (label, count) in [("10k", 10_000), ("1M", 1_000_000)] {
         let directory = fresh()
         let file = try await FileTableStore(directory: directory)
-        try await StorageBench.fill(file, rows: count, texts: texts)
+        try await StorageBench.fill(file, batches: StorageBench.batches(rows: count, texts: texts))
         report("storage.file.newest.\(label)", try await StorageBench.newestMicroseconds(file), "µs")
         file.close()
         let sqlite = try SQLiteTableStore(path: fresh().path + ".sqlite")
-        try await StorageBench.fill(sqlite, rows: count, texts: texts)
+        try await StorageBench.fill(sqlite, batches: StorageBench.batches(rows: count, texts: texts))
         report("storage.sqlite.newest.\(label)", try await StorageBench.newestMicroseconds(sqlite), "µs")
         if count == 1_000_000 {
             let before = StorageBench.residentMiB()
@@ -84,10 +107,10 @@ enum StorageBench {
         return texts.isEmpty ? ["Schrödinger’s deploy ✈️ #mobileservices is back, and another one"] : texts
     }
 
-    /// Inserts `rows` tweet-shaped rows in durable batches of 100.
-    static func fill(_ store: any TableStore, rows: Int, texts: [String]) async throws {
-        try await store.createTable(TableDefinition(name: "Updates", uniqueKey: "twitterId"))
+    /// `rows` tweet-shaped rows in batches of 100, made before any timing starts (as the anchor does).
+    static func batches(rows: Int, texts: [String]) -> [[Record]] {
         var milliseconds: Int64 = 1_704_067_200_000
+        var batches: [[Record]] = []
         var batch: [Record] = []
         batch.reserveCapacity(100)
         for index in 0..<rows {
@@ -99,11 +122,20 @@ enum StorageBench {
                 "date": .date(Date(timeIntervalSince1970: Double(milliseconds / 1000))),
             ])
             if batch.count == 100 {
-                _ = try await store.insert(batch, into: "Updates", onConflict: .ignore)
+                batches.append(batch)
                 batch.removeAll(keepingCapacity: true)
             }
         }
-        if !batch.isEmpty { _ = try await store.insert(batch, into: "Updates", onConflict: .ignore) }
+        if !batch.isEmpty { batches.append(batch) }
+        return batches
+    }
+
+    /// Creates `Updates` and inserts the batches, each one durable commit with insert-or-ignore.
+    static func fill(_ store: any TableStore, batches: [[Record]]) async throws {
+        try await store.createTable(TableDefinition(name: "Updates", uniqueKey: "twitterId"))
+        for batch in batches {
+            _ = try await store.insert(batch, into: "Updates", onConflict: .ignore)
+        }
     }
 
     /// The median time of one `newest(in:by:)` call, in microseconds.
@@ -115,6 +147,16 @@ enum StorageBench {
             return found
         }
         return seconds / Double(calls) * 1e6
+    }
+
+    /// The CPU time this process has used, user and system, in seconds.
+    static func processCPUSeconds() -> (user: Double, system: Double) {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return (
+            Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6,
+            Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
+        )
     }
 
     /// The resident set size of this process, from /proc/self/status, in MiB.
