@@ -22,11 +22,12 @@ extension FileTableStore.State {
         var sequence: Int64 = 0
         var newLocations: [String: [Location]] = [:]
         func flush(_ encoder: inout LogEncoder) throws(StorageError) {
-            if let failure = Self.writeAll(encoder.bytes, to: output, at: written, io: io, file: target) {
-                throw failure
+            let failure = encoder.withBytes { bytes in
+                Self.writeAll(bytes, to: output, at: written, io: io, file: target)
             }
-            written += Int64(encoder.bytes.count)
-            encoder.bytes.removeAll(keepingCapacity: true)
+            if let failure { throw failure }
+            written += Int64(encoder.count)
+            encoder.removeAll()
         }
         for name in tables.keys.sorted() {
             guard let engine = tables[name] else { continue }
@@ -43,16 +44,16 @@ extension FileTableStore.State {
             for slot in engine.slots {
                 guard let slot else { continue }
                 let frame = encoder.beginFrame()
-                encoder.bytes.append(contentsOf: prefix.bytes)
+                encoder.append(prefix)
                 encoder.integer(Int64(locations.count))
                 encoder.raw(#","v":"#)
-                let start = written + Int64(encoder.bytes.count)
-                encoder.bytes.append(contentsOf: try reader.bytes(slot))
+                let start = written + Int64(encoder.count)
+                encoder.append(try reader.bytes(slot))
                 locations.append(Location(offset: start, length: slot.length))
                 encoder.raw("}")
                 encoder.endFrame(frame)
                 operations += 1
-                if operations == 10_000 || encoder.bytes.count >= 8 << 20 {
+                if operations == 10_000 || encoder.count >= 8 << 20 {
                     sequence += 1
                     Self.encodeCommit(sequence: sequence, operations: operations, into: &encoder)
                     operations = 0

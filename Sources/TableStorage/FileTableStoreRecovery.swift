@@ -294,17 +294,19 @@ extension FileTableStore.State {
         return true
     }
 
-    /// Whether the damaged line starts as a torn write would: with the start of a line header, zeros, or the
-    /// padding of spaces a torn write over padding leaves.
-    /// Anything else is foreign data, never cut off silently.
+    /// Whether the damaged line starts as a torn write would: with the start of a line header (as much of it as
+    /// the write got out), then, where the write stopped short of it, only the padding of spaces or the zeros
+    /// a torn write over padding or over unwritten space leaves. Anything else is foreign data, never cut off
+    /// silently.
     private func looksTorn(at offset: Int64, size: Int64) throws(StorageError) -> Bool {
         let marker = Array(#"{"crc":""#.utf8)
         let length = Int(min(Int64(marker.count), size - offset))
         var window = Window(capacity: marker.count)
         let at = try window.load(offset, length, descriptor: descriptor, file: path)
         let head = window.bytes[at..<at + length]
-        return head.elementsEqual(marker.prefix(length)) || head.allSatisfy { $0 == 0 }
-            || head.allSatisfy { $0 == UInt8(ascii: " ") }
+        let written = zip(head, marker).prefix { $0 == $1 }.count
+        let rest = head.dropFirst(written)
+        return rest.allSatisfy { $0 == 0 } || rest.allSatisfy { $0 == UInt8(ascii: " ") }
     }
 
     /// Whether a valid commit line lies after `offset` (so damage there is not a torn tail).
@@ -361,10 +363,12 @@ extension FileTableStore.State {
         while position < size {
             let length = Int(min(Int64(1 << 20), size - position))
             let at = try window.load(position, length, descriptor: descriptor, file: path)
-            let chunk = Array(window.bytes[at..<at + length])
-            if let failure = Self.writeAll(chunk, to: output, at: position - offset, io: io, file: target) {
-                throw failure
+            let failure = window.bytes.withUnsafeBytes { bytes in
+                Self.writeAll(
+                    UnsafeRawBufferPointer(rebasing: bytes[at..<at + length]), to: output, at: position - offset,
+                    io: io, file: target)
             }
+            if let failure { throw failure }
             position += Int64(length)
         }
         let code = io.sync(output)

@@ -95,7 +95,7 @@ extension FileTableStore {
             var encoder = LogEncoder()
             try Self.encodeTable(schema, into: &encoder)
             encodeCommit(operations: 1, into: &encoder)
-            try write(encoder.bytes)
+            try encoder.withBytes { bytes throws(StorageError) in try write(bytes) }
             tables[definition.name] = TableEngine(schema: schema)
         }
 
@@ -105,9 +105,9 @@ extension FileTableStore {
             let frame = encoder.beginFrame()
             encoder.raw(#"{"op":"table","def":"#)
             do {
-                encoder.bytes.append(contentsOf: try json.encode(schema.definition))
+                encoder.append(Array(try json.encode(schema.definition)))
                 encoder.raw(#","types":"#)
-                encoder.bytes.append(contentsOf: try json.encode(schema.types))
+                encoder.append(Array(try json.encode(schema.types)))
             } catch {
                 throw StorageError(.invalidDefinition, table: schema.definition.name, message: "\(error)")
             }
@@ -147,14 +147,14 @@ extension FileTableStore {
                 let frame = encoder.beginFrame()
                 switch change {
                 case .put(let row, let record):
-                    encoder.bytes.append(contentsOf: prefix.bytes)
+                    encoder.append(prefix)
                     encoder.integer(Int64(row))
                     encoder.raw(#","v":"#)
-                    let start = encoder.bytes.count
+                    let start = encoder.count
                     encoder.record(record)
-                    locations.append(Location(offset: Int64(start), length: UInt32(encoder.bytes.count - start)))
+                    locations.append(Location(offset: Int64(start), length: UInt32(encoder.count - start)))
                 case .delete(let row):
-                    encoder.bytes.append(contentsOf: deletePrefix.bytes)
+                    encoder.append(deletePrefix)
                     encoder.integer(Int64(row))
                 }
                 encoder.raw("}")
@@ -162,7 +162,7 @@ extension FileTableStore {
             }
             encodeCommit(operations: changes.count, into: &encoder)
             let base = end
-            try write(encoder.bytes)
+            try encoder.withBytes { bytes throws(StorageError) in try write(bytes) }
             guard var engine = tables.removeValue(forKey: table) else { return }
             engine.schema = schema
             var next = 0
@@ -185,23 +185,19 @@ extension FileTableStore {
         }
 
         /// Appends bytes at the end of the log and flushes them; on failure cuts the file back.
-        mutating func write(_ bytes: [UInt8]) throws(StorageError) {
+        mutating func write(_ bytes: UnsafeRawBufferPointer) throws(StorageError) {
             try checkOpen()
             if let broken { throw broken }
             let descriptor = self.descriptor
             let start = end
-            var failure: StorageError?
-            var grown = allocated
-            if start + Int64(bytes.count) > allocated, preallocation > 0 {
-                // Pad with spaces ahead of need, in the same write: later commits then overwrite space the file
+            let dataEnd = start + Int64(bytes.count)
+            var grown = max(allocated, dataEnd)
+            var failure = Self.writeAll(bytes, to: descriptor, at: start, io: io, file: path)
+            if failure == nil, dataEnd > allocated, preallocation > 0 {
+                // Pad with spaces ahead of need, before the flush: later commits then overwrite space the file
                 // already has, and fdatasync need not record a new size.
-                grown = start + Int64(bytes.count) + Int64(preallocation)
-                var padded = bytes
-                padded.append(contentsOf: repeatElement(UInt8(ascii: " "), count: preallocation - 1))
-                padded.append(UInt8(ascii: "\n"))
-                failure = Self.writeAll(padded, to: descriptor, at: start, io: io, file: path)
-            } else {
-                failure = Self.writeAll(bytes, to: descriptor, at: start, io: io, file: path)
+                failure = Self.writePadding(preallocation, to: descriptor, at: dataEnd, io: io, file: path)
+                grown = dataEnd + Int64(preallocation)
             }
             if failure == nil {
                 let code = io.sync(descriptor)
@@ -218,29 +214,50 @@ extension FileTableStore {
                 }
                 throw failure
             }
-            allocated = max(grown, start + Int64(bytes.count))
-            end = start + Int64(bytes.count)
+            allocated = grown
+            end = dataEnd
             sequence += 1
         }
 
-        /// Writes all of `bytes` at `offset`, retrying short writes; returns the error, if any.
-        static func writeAll(_ bytes: [UInt8], to descriptor: Int32, at offset: Int64, io: FileIO, file: String)
+        /// Spaces, the padding's pieces.
+        private static let spaces = [UInt8](repeating: UInt8(ascii: " "), count: 64 << 10)
+
+        /// Writes `count` bytes of padding at `offset`: spaces, and a newline last.
+        static func writePadding(_ count: Int, to descriptor: Int32, at offset: Int64, io: FileIO, file: String)
             -> StorageError?
         {
-            bytes.withUnsafeBytes { buffer in
-                var done = 0
-                while done < buffer.count {
-                    let result = io.write(
-                        descriptor, UnsafeRawBufferPointer(rebasing: buffer[done...]), offset + Int64(done))
-                    if result < 0 {
-                        if -result == Int(EINTR) { continue }
-                        return POSIX.error(Int32(-result), file: file, doing: "write")
-                    }
-                    if result == 0 { return StorageError(.io, file: file, message: "write made no progress") }
-                    done += result
+            var done = 0
+            while done < count - 1 {
+                let piece = min(spaces.count, count - 1 - done)
+                let failure = spaces.withUnsafeBytes { spaces in
+                    writeAll(
+                        UnsafeRawBufferPointer(rebasing: spaces[0..<piece]), to: descriptor, at: offset + Int64(done),
+                        io: io, file: file)
                 }
-                return nil
+                if let failure { return failure }
+                done += piece
             }
+            return withUnsafeBytes(of: UInt8(ascii: "\n")) { newline in
+                writeAll(newline, to: descriptor, at: offset + Int64(count - 1), io: io, file: file)
+            }
+        }
+
+        /// Writes all of `bytes` at `offset`, retrying short writes; returns the error, if any.
+        static func writeAll(
+            _ buffer: UnsafeRawBufferPointer, to descriptor: Int32, at offset: Int64, io: FileIO, file: String
+        ) -> StorageError? {
+            var done = 0
+            while done < buffer.count {
+                let result = io.write(
+                    descriptor, UnsafeRawBufferPointer(rebasing: buffer[done...]), offset + Int64(done))
+                if result < 0 {
+                    if -result == Int(EINTR) { continue }
+                    return POSIX.error(Int32(-result), file: file, doing: "write")
+                }
+                if result == 0 { return StorageError(.io, file: file, message: "write made no progress") }
+                done += result
+            }
+            return nil
         }
     }
 }

@@ -59,58 +59,123 @@ package enum LogFormat {
     }
 }
 
-/// Builds log lines into a byte buffer.
-package struct LogEncoder {
-    /// The encoded bytes.
-    package var bytes: [UInt8] = []
+/// Builds log lines into a byte buffer it owns.
+///
+/// The buffer is raw memory that grows by doubling; every append reserves room once and writes into it, so a
+/// row costs no per-call bookkeeping of `Array`.
+package struct LogEncoder: ~Copyable {
+    private var base: UnsafeMutablePointer<UInt8>
+    private var capacity: Int
+    /// The number of bytes encoded.
+    package private(set) var count = 0
 
-    package init(capacity: Int = 0) { bytes.reserveCapacity(capacity) }
+    package init(capacity: Int = 256) {
+        self.capacity = max(capacity, 64)
+        base = .allocate(capacity: self.capacity)
+    }
 
-    private static let hexDigits = Array("0123456789abcdef".utf8)
+    deinit { base.deallocate() }
 
-    /// A frame header with a zero checksum and a blank length, filled in by ``endFrame(_:)``.
-    private static let headerTemplate: [UInt8] =
-        LogFormat.crcPrefix + Array("00000000".utf8) + LogFormat.lenPrefix
-        + Array(repeating: UInt8(ascii: " "), count: 10)
-        + LogFormat.recPrefix
+    /// A copy of the encoded bytes.
+    package var bytes: [UInt8] { Array(UnsafeBufferPointer(start: base, count: count)) }
 
-    /// Starts a frame; returns its position for ``endFrame(_:)``.
+    /// Calls `body` with the encoded bytes.
+    package func withBytes<Result, Failure: Error>(
+        _ body: (UnsafeRawBufferPointer) throws(Failure) -> Result
+    ) throws(Failure) -> Result {
+        try body(UnsafeRawBufferPointer(start: base, count: count))
+    }
+
+    /// Forgets the encoded bytes, keeping the buffer.
+    package mutating func removeAll() { count = 0 }
+
+    /// Room for `extra` more bytes; returns where they go. The caller adds what it wrote to ``count``.
+    @inline(__always)
+    private mutating func reserve(_ extra: Int) -> UnsafeMutablePointer<UInt8> {
+        if count + extra > capacity { grow(to: count + extra) }
+        return base + count
+    }
+
+    private mutating func grow(to needed: Int) {
+        let newCapacity = max(needed, capacity * 2)
+        let grown = UnsafeMutablePointer<UInt8>.allocate(capacity: newCapacity)
+        grown.initialize(from: base, count: count)
+        base.deallocate()
+        base = grown
+        capacity = newCapacity
+    }
+
+    private static let hexDigits: StaticString = "0123456789abcdef"
+
+    @inline(__always)
+    private static func hexDigit(_ value: UInt8) -> UInt8 { hexDigits.utf8Start[Int(value & 0xF)] }
+
+    /// Appends one byte.
+    @inline(__always)
+    package mutating func append(_ byte: UInt8) {
+        reserve(1).pointee = byte
+        count += 1
+    }
+
+    /// Appends bytes.
+    package mutating func append(_ bytes: UnsafeRawBufferPointer) {
+        guard let source = bytes.baseAddress, !bytes.isEmpty else { return }
+        reserve(bytes.count).initialize(from: source.assumingMemoryBound(to: UInt8.self), count: bytes.count)
+        count += bytes.count
+    }
+
+    /// Appends bytes.
+    package mutating func append(_ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { append($0) }
+    }
+
+    /// Appends another encoder's bytes.
+    package mutating func append(_ other: borrowing LogEncoder) {
+        append(UnsafeRawBufferPointer(start: other.base, count: other.count))
+    }
+
+    /// Starts a frame: a header with a zero checksum and a blank length, filled in by ``endFrame(_:)``.
+    /// Returns the frame's position.
     package mutating func beginFrame() -> Int {
-        let start = bytes.count
-        bytes.append(contentsOf: Self.headerTemplate)
+        let start = count
+        raw(#"{"crc":"00000000","len":          ,"rec":"#)
         return start
     }
 
     /// Finishes the frame begun at `start`: fills in its length and checksum and ends the line.
     package mutating func endFrame(_ start: Int) {
         let bodyStart = start + LogFormat.headerSize
-        let length = bytes.count - bodyStart
-        let crc = bytes.withUnsafeBytes { CRC32.checksum(UnsafeRawBufferPointer(rebasing: $0[bodyStart...])) }
-        bytes.withUnsafeMutableBufferPointer { buffer in
-            for index in 0..<8 {
-                buffer[start + 8 + index] = Self.hexDigits[Int((crc >> UInt32(28 - 4 * index)) & 0xF)]
-            }
-            var remaining = length
-            var position = start + 33
-            repeat {
-                buffer[position] = UInt8(ascii: "0") + UInt8(remaining % 10)
-                remaining /= 10
-                position -= 1
-            } while remaining > 0
+        let length = count - bodyStart
+        let crc = CRC32.checksum(UnsafeRawBufferPointer(start: base + bodyStart, count: length))
+        let header = base + start
+        for index in 0..<8 {
+            header[8 + index] = Self.hexDigit(UInt8(truncatingIfNeeded: crc >> UInt32(28 - 4 * index)))
         }
-        bytes.append(UInt8(ascii: "}"))
-        bytes.append(UInt8(ascii: "\n"))
+        var remaining = length
+        var position = 33
+        repeat {
+            header[position] = UInt8(ascii: "0") + UInt8(remaining % 10)
+            remaining /= 10
+            position -= 1
+        } while remaining > 0
+        let end = reserve(2)
+        end[0] = UInt8(ascii: "}")
+        end[1] = UInt8(ascii: "\n")
+        count += 2
     }
 
     /// Appends raw ASCII text.
+    @inline(__always)
     package mutating func raw(_ text: StaticString) {
-        text.withUTF8Buffer { bytes.append(contentsOf: $0) }
+        let length = text.utf8CodeUnitCount
+        reserve(length).initialize(from: text.utf8Start, count: length)
+        count += length
     }
 
     /// Appends a decimal integer.
     package mutating func integer(_ value: Int64) {
         if value < 0 {
-            bytes.append(UInt8(ascii: "-"))
+            append(UInt8(ascii: "-"))
             // Int64.min has no positive counterpart: write its magnitude as UInt64.
             unsigned(value.magnitude)
         } else {
@@ -119,75 +184,91 @@ package struct LogEncoder {
     }
 
     private mutating func unsigned(_ value: UInt64) {
-        if value < 10 {
-            bytes.append(UInt8(ascii: "0") + UInt8(value))
-            return
+        var digits = 1
+        var scale: UInt64 = 10
+        while digits < 20, value >= scale {
+            digits += 1
+            scale &*= 10
         }
-        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes of stack for up to 20 digits
-        withUnsafeMutableBytes(of: &digits) { buffer in
-            var remaining = value
-            var position = buffer.count
-            while remaining > 0 {
-                position -= 1
-                buffer[position] = UInt8(ascii: "0") + UInt8(remaining % 10)
-                remaining /= 10
-            }
-            bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[position...]))
+        let target = reserve(digits)
+        var remaining = value
+        for position in stride(from: digits - 1, through: 0, by: -1) {
+            target[position] = UInt8(ascii: "0") + UInt8(remaining % 10)
+            remaining /= 10
         }
+        count += digits
     }
 
     /// Appends a JSON string.
     package mutating func string(_ value: String) {
-        bytes.append(UInt8(ascii: "\""))
-        if value.utf8.withContiguousStorageIfAvailable({ escaped($0) }) == nil {
+        if value.utf8.withContiguousStorageIfAvailable({ quoted($0) }) == nil {
             var copy = value
-            copy.withUTF8 { escaped($0) }
+            copy.withUTF8 { quoted($0) }
         }
-        bytes.append(UInt8(ascii: "\""))
     }
 
-    /// Appends UTF-8 text with JSON's escapes. Runs of bytes that need none are found eight at a time and
-    /// copied whole.
-    private mutating func escaped(_ utf8: UnsafeBufferPointer<UInt8>) {
-        guard let base = utf8.baseAddress else { return }
-        let count = utf8.count
-        var runStart = 0
-        var index = 0
-        while true {
-            while index + 8 <= count,
-                !Self.mayNeedEscape(UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self))
-            {
-                index += 8
-            }
-            let stop = min(index + 8, count)
-            while index < stop {
-                let byte = base[index]
-                if byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { break }
+    /// Appends UTF-8 text in quotes with JSON's escapes. Runs of bytes that need none are found eight at a
+    /// time and copied whole.
+    private mutating func quoted(_ utf8: UnsafeBufferPointer<UInt8>) {
+        let length = utf8.count
+        // At most six bytes (`\u00XX`) for each byte, and the quotes.
+        let target = reserve(length * 6 + 2)
+        target[0] = UInt8(ascii: "\"")
+        var written = 1
+        if let source = utf8.baseAddress {
+            var runStart = 0
+            var index = 0
+            while true {
+                while index + 8 <= length,
+                    !Self.mayNeedEscape(UnsafeRawPointer(source + index).loadUnaligned(as: UInt64.self))
+                {
+                    index += 8
+                }
+                let stop = min(index + 8, length)
+                while index < stop {
+                    let byte = source[index]
+                    if byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { break }
+                    index += 1
+                }
+                if index == length { break }
+                if index == stop { continue }
+                (target + written).initialize(from: source + runStart, count: index - runStart)
+                written += index - runStart
+                let byte = source[index]
                 index += 1
+                runStart = index
+                target[written] = UInt8(ascii: "\\")
+                switch byte {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"):
+                    target[written + 1] = byte
+                    written += 2
+                case UInt8(ascii: "\n"):
+                    target[written + 1] = UInt8(ascii: "n")
+                    written += 2
+                case UInt8(ascii: "\t"):
+                    target[written + 1] = UInt8(ascii: "t")
+                    written += 2
+                case UInt8(ascii: "\r"):
+                    target[written + 1] = UInt8(ascii: "r")
+                    written += 2
+                default:
+                    target[written + 1] = UInt8(ascii: "u")
+                    target[written + 2] = UInt8(ascii: "0")
+                    target[written + 3] = UInt8(ascii: "0")
+                    target[written + 4] = Self.hexDigit(byte >> 4)
+                    target[written + 5] = Self.hexDigit(byte)
+                    written += 6
+                }
             }
-            if index == count { break }
-            if index == stop { continue }
-            let byte = base[index]
-            bytes.append(contentsOf: UnsafeBufferPointer(start: base + runStart, count: index - runStart))
-            index += 1
-            runStart = index
-            switch byte {
-            case UInt8(ascii: "\""): raw("\\\"")
-            case UInt8(ascii: "\\"): raw("\\\\")
-            case UInt8(ascii: "\n"): raw("\\n")
-            case UInt8(ascii: "\t"): raw("\\t")
-            case UInt8(ascii: "\r"): raw("\\r")
-            default:
-                raw("\\u00")
-                bytes.append(Self.hexDigits[Int(byte >> 4)])
-                bytes.append(Self.hexDigits[Int(byte & 0xF)])
-            }
+            (target + written).initialize(from: source + runStart, count: length - runStart)
+            written += length - runStart
         }
-        bytes.append(contentsOf: UnsafeBufferPointer(start: base + runStart, count: count - runStart))
+        target[written] = UInt8(ascii: "\"")
+        count += written + 1
     }
 
-    /// Whether any of the eight bytes of `word` may be a control character, a quote or a backslash (never false when one
-    /// is; rarely true when none is).
+    /// Whether any of the eight bytes of `word` may be a control character, a quote or a backslash (never false
+    /// when one is; rarely true when none is).
     @inline(__always)
     private static func mayNeedEscape(_ word: UInt64) -> Bool {
         let ones: UInt64 = 0x0101_0101_0101_0101
@@ -207,7 +288,8 @@ package struct LogEncoder {
             value > 0 ? raw(#"{"$double":"inf"}"#) : raw(#"{"$double":"-inf"}"#)
             return
         }
-        bytes.append(contentsOf: value.description.utf8)
+        var text = value.description
+        text.withUTF8 { append(UnsafeRawBufferPointer($0)) }
     }
 
     /// Appends a value.
@@ -220,23 +302,23 @@ package struct LogEncoder {
         case .date(let date):
             raw(#"{"$date":"#)
             double(date.timeIntervalSinceReferenceDate)
-            bytes.append(UInt8(ascii: "}"))
+            append(UInt8(ascii: "}"))
         case .null: raw("null")
         }
     }
 
     /// Appends a record as a JSON object.
     package mutating func record(_ record: Record) {
-        bytes.append(UInt8(ascii: "{"))
+        append(UInt8(ascii: "{"))
         var first = true
         for (column, value) in record.fields {
-            if !first { bytes.append(UInt8(ascii: ",")) }
+            if !first { append(UInt8(ascii: ",")) }
             first = false
             string(column)
-            bytes.append(UInt8(ascii: ":"))
+            append(UInt8(ascii: ":"))
             self.value(value)
         }
-        bytes.append(UInt8(ascii: "}"))
+        append(UInt8(ascii: "}"))
     }
 }
 

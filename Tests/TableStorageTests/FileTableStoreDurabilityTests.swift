@@ -94,6 +94,29 @@ struct FileTableStoreDurabilityTests {
         }
     }
 
+    @Test(
+        "a write torn at every byte of the last batch over padding (spaces) or unwritten space (zeros) is dropped",
+        arguments: [UInt8(ascii: " "), 0])
+    func tornOverPadding(_ filler: UInt8) async throws {
+        let root = try TemporaryDirectory()
+        let (sizes, bytes) = try await Self.original(in: root)
+        for cut in Int(sizes[2])..<bytes.count {
+            // What a kill or a power loss leaves when the batch was being written over space the file had.
+            let torn = Array(bytes[0..<cut]) + [UInt8](repeating: filler, count: 300)
+            let directory = try Self.copy(torn, into: root.url, name: "torn\(cut)")
+            let (logger, handler) = Self.capturingLogger()
+            var configuration = FileTableStore.Configuration()
+            configuration.preallocationSize = 256
+            let store = try await FileTableStore(directory: directory, configuration: configuration, logger: logger)
+            #expect(try await store.read(Query("Updates")) == Self.rows(upTo: 2), "torn at \(cut)")
+            #expect(store.logSize == sizes[2], "torn at \(cut)")
+            let warned = handler.entries.contains { $0.level == .warning }
+            #expect(warned == (cut != Int(sizes[2]) || filler == 0), "torn at \(cut)")
+            store.close()
+            try FileManager.default.removeItem(at: directory)
+        }
+    }
+
     /// The offsets at which the log's lines start.
     private static func lineStarts(_ bytes: [UInt8]) -> [Int] {
         var starts = [0]
