@@ -192,6 +192,9 @@ let package = Package(
             name: "HarvestIntegrationTests",
             dependencies: [
                 "TweetHarvester", "HarvestTestServer", "HarvestTesting", "TwitterSearch", "TableStorage",
+                "TableStorageSQLite", "HarvestClock",
+                // Built for the tests that run it as a child process and kill it.
+                "harvest",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ]
         ),

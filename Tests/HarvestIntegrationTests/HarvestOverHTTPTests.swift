@@ -14,23 +14,6 @@ import TwitterSearch
 struct HarvestOverHTTPTests {
     private static let start = Date(timeIntervalSince1970: 1_790_000_000)
 
-    /// A route that answers `path` from the demo API, as the real API would at the demo clock's time.
-    private static func route(_ path: String, _ demo: DemoTransport) -> TestHTTPServer.Route {
-        TestHTTPServer.Route("GET", path) { request in
-            guard let url = URL(string: "http://127.0.0.1" + request.target) else {
-                return TestHTTPServer.Response(status: 400)
-            }
-            var fields = HTTPFields()
-            for (name, value) in request.headers {
-                if let field = HTTPField.Name(name) { fields[field] = value }
-            }
-            let response = demo.response(to: TransportRequest(url: url, headerFields: fields))
-            return TestHTTPServer.Response(
-                status: response.status.code,
-                headers: response.headerFields.map { ($0.name.rawName, $0.value) }, body: response.body)
-        }
-    }
-
     @Test(
         "v2 and v1.1 runs over URLSessionTransport store the window, then only what arrived, nothing twice",
         arguments: [APIVersion.v2, .v1_1])
@@ -39,7 +22,9 @@ struct HarvestOverHTTPTests {
         var configuration = DemoTransport.Configuration()
         configuration.window = .seconds(120)
         let demo = DemoTransport(configuration: configuration, clock: clock)
-        let routes = [Self.route("/2/tweets/search/recent", demo), Self.route("/1.1/search/tweets.json", demo)]
+        let routes = [
+            DemoOverHTTP.route("/2/tweets/search/recent", demo), DemoOverHTTP.route("/1.1/search/tweets.json", demo),
+        ]
         try await TestHTTPServer.withServer(routes, idleLimit: 20) { server in
             var settings = HarvestSettings.demo
             settings.api = api

@@ -1,0 +1,194 @@
+import Foundation
+import HTTPTypes
+import HarvestClock
+import HarvestTestServer
+import HarvestTesting
+import TableStorage
+import TableStorageSQLite
+import Testing
+import TwitterSearch
+
+@testable import TweetHarvester
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// The `harvest` command as a real process, killed with SIGKILL at random moments while it harvests from the demo
+/// API served over HTTP on 127.0.0.1: after every kill the store opens, and after one run that is left to finish
+/// it holds every tweet the API shows, each once.
+///
+/// CI runs a dozen kills per store kind; for a soak, set `TH_HARVEST_KILLS`, e.g.
+/// `TH_HARVEST_KILLS=300 swift test -Xswiftc -warnings-as-errors --filter HarvestKillTests`.
+@Suite("harvest killed mid-run", .serialized)
+struct HarvestKillTests {
+    private static let start = Date(timeIntervalSince1970: 1_790_000_000)
+
+    enum StoreKind: String, CaseIterable, Sendable {
+        case file, sqlite
+    }
+
+    @Test("kill -9 of `harvest once` at random moments: the store always opens, and loses and repeats nothing")
+    func killNineLoop() async throws {
+        for kind in StoreKind.allCases {
+            try await killLoop(kind)
+        }
+    }
+
+    private func killLoop(_ kind: StoreKind) async throws {
+        let kills = ProcessInfo.processInfo.environment["TH_HARVEST_KILLS"].flatMap(Int.init) ?? 12
+        let root = FileManager.default.temporaryDirectory.appending(path: "th-harvest-kill-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: root) }
+        let storePath = root.appending(path: kind == .file ? "store" : "store.sqlite").path
+
+        let clock = ManualClock(now: Self.start)
+        var configuration = DemoTransport.Configuration()
+        configuration.rateLimit = 1_000_000
+        let demo = DemoTransport(configuration: configuration, clock: clock)
+        let window = configuration.window.timeInterval
+        // Each page takes a few milliseconds, so a run lasts long enough for kills to land inside its walk.
+        let route = DemoOverHTTP.route("/2/tweets/search/recent", demo) { UInt32.random(in: 5_000...20_000) }
+        try await TestHTTPServer.withServer([route], idleLimit: 60) { server in
+            var random = SystemRandomNumberGenerator()
+            var killed = 0
+            var midWalk = 0
+            for attempt in 0..<kills {
+                let child = try HarvestProcess(
+                    store: "\(kind.rawValue):\(storePath)", server: server.baseURL, quiet: true)
+                usleep(UInt32.random(in: 5_000...250_000, using: &random))
+                if child.kill() { killed += 1 }
+                child.wait()
+                // The store opens after every kill, whatever the kill interrupted.
+                let (ids, pending) = try await Self.contents(kind, at: storePath)
+                #expect(ids.count == Set(ids).count, "\(kind) kill \(attempt): no tweet stored twice")
+                if pending { midWalk += 1 }
+                clock.advance(by: .seconds(Int.random(in: 5...30, using: &random)))
+            }
+            // Most attempts must really have been cut short, or the loop proved little.
+            #expect(killed >= kills / 2, "\(kind): only \(killed) of \(kills) runs were still running when killed")
+            // And some kills landed between the pages of a walk, leaving a gap for the next run to repair.
+            #expect(midWalk >= 1, "\(kind): no kill left a walk unfinished")
+
+            let last = try HarvestProcess(store: "\(kind.rawValue):\(storePath)", server: server.baseURL, quiet: false)
+            last.wait()
+            #expect(last.status == 0, "\(kind): the run left to finish exits 0; stderr: \(last.errorOutput)")
+
+            let (ids, pending) = try await Self.contents(kind, at: storePath)
+            #expect(!pending, "\(kind): the finished run repaired every gap")
+            let stored = Set(ids)
+            #expect(ids.count == stored.count, "\(kind): no tweet stored twice")
+            func kept(_ tweets: [DemoTweet]) -> Set<UInt64> {
+                Set(tweets.filter { $0.kind != .retweet && $0.kind != .reply }.map(\.id))
+            }
+            let visible = kept(demo.timeline(after: clock.now.addingTimeInterval(-window), through: clock.now))
+            let ever = kept(demo.timeline(after: Self.start.addingTimeInterval(-window), through: clock.now))
+            #expect(!visible.isEmpty)
+            // Nothing lost: every tweet the API shows now is stored; nothing invented or unfiltered.
+            #expect(visible.subtracting(stored).isEmpty, "\(kind): \(visible.subtracting(stored).count) tweets lost")
+            #expect(
+                stored.subtracting(ever).isEmpty, "\(kind): \(stored.subtracting(ever).count) tweets not in the API")
+        }
+    }
+
+    /// Opens the store as the next run would; reads the ids of the stored tweets and whether the harvest state
+    /// records a walk left unfinished.
+    private static func contents(_ kind: StoreKind, at path: String) async throws -> (ids: [UInt64], pending: Bool) {
+        let store: any TableStore
+        switch kind {
+        case .file: store = try await FileTableStore(directory: URL(fileURLWithPath: path))
+        case .sqlite: store = try SQLiteTableStore(path: path)
+        }
+        defer { (store as? FileTableStore)?.close() }
+        let tables = try await store.tableNames()
+        let ids =
+            tables.contains("Updates")
+            ? try await store.read(Query("Updates")).compactMap(HarvestTables.tweetID(of:)) : []
+        let pending =
+            tables.contains("HarvestState")
+            ? try await store.read(Query("HarvestState")).contains { $0["pending"] == .bool(true) } : false
+        return (ids, pending)
+    }
+}
+
+/// A running `harvest once` against the test server, with a bearer token in its environment.
+private final class HarvestProcess: @unchecked Sendable {
+    // @unchecked: used from one test at a time; the error pipe is drained on one queue.
+    private let process = Process()
+    private let errors = Pipe()
+    private let collected = Collected()
+
+    private final class Collected: @unchecked Sendable {
+        let lock = NSLock()
+        var data = Data()
+    }
+
+    /// The `harvest` binary, built next to the test bundle.
+    static var executable: URL {
+        get throws {
+            if let path = ProcessInfo.processInfo.environment["TH_HARVEST_BINARY"] { return URL(fileURLWithPath: path) }
+            let candidates = [
+                Bundle.main.bundleURL.deletingLastPathComponent(),
+                URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent(),
+                Bundle.main.bundleURL,
+            ].map { $0.appending(path: "harvest") }
+            guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
+                throw Missing(searched: candidates.map(\.path))
+            }
+            return found
+        }
+    }
+
+    struct Missing: Error, CustomStringConvertible {
+        var searched: [String]
+        var description: String { "harvest not found (swift build --build-tests builds it); looked in \(searched)" }
+    }
+
+    init(store: String, server: URL, quiet: Bool) throws {
+        process.executableURL = try Self.executable
+        process.arguments = [
+            "once", "--api", "v2", "--api-base", server.absoluteString, "--store", store, "--show", "0",
+            "--log-level", quiet ? "error" : "warning",
+        ]
+        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("TWITTER_") }
+        environment["TWITTER_BEARER_TOKEN"] = "kill-test-bearer"
+        process.environment = environment
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = errors
+        let collected = self.collected
+        errors.fileHandleForReading.readabilityHandler = { handle in
+            let chunk = handle.availableData
+            collected.lock.lock()
+            collected.data += chunk
+            collected.lock.unlock()
+        }
+        try process.run()
+    }
+
+    /// Sends SIGKILL; returns whether the process was still running.
+    func kill() -> Bool {
+        guard process.isRunning else { return false }
+        #if canImport(Glibc)
+            return Glibc.kill(process.processIdentifier, SIGKILL) == 0
+        #else
+            return Darwin.kill(process.processIdentifier, SIGKILL) == 0
+        #endif
+    }
+
+    func wait() {
+        process.waitUntilExit()
+        errors.fileHandleForReading.readabilityHandler = nil
+    }
+
+    /// The exit status (after ``wait()``).
+    var status: Int32 { process.terminationStatus }
+
+    /// What the process wrote to standard error.
+    var errorOutput: String {
+        collected.lock.lock()
+        defer { collected.lock.unlock() }
+        return String(decoding: collected.data, as: UTF8.self)
+    }
+}
