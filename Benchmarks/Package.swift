@@ -12,6 +12,7 @@ let package = Package(
         .package(name: "TweetHarvester", path: ".."),
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
     ],
     targets: [
         .executableTarget(
@@ -26,6 +27,8 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "TweetHarvester", package: "TweetHarvester"),
                 .product(name: "Logging", package: "swift-log"),
+                // The SQLite C API itself, for the baseline without any Swift layer.
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ],
             path: "Sources/HarvestBenchmarks"
         )

@@ -58,6 +58,12 @@ private func runStorageBenchmarks(insertsOnly: Bool = false) async throws {
     }
     report("storage.sqlite.insert-durable", Double(rows) / sqliteSeconds, "rows/s")
     report("storage.file-vs-sqlite.insert-durable", sqliteSeconds / fileSeconds, "x")
+    let plain = SQLiteBaseline.rows(batches)
+    let cSeconds = try medianSeconds(repetitions: 3) {
+        try SQLiteBaseline.fill(path: fresh().path + ".c.sqlite", batches: plain)
+    }
+    report("storage.sqlite-c-api.insert-durable", Double(rows) / cSeconds, "rows/s")
+    report("storage.file-vs-sqlite-c-api.insert-durable", cSeconds / fileSeconds, "x")
     if insertsOnly { return }
 
     for (label, count) in [("10k", 10_000), ("1M", 1_000_000)] {
