@@ -328,9 +328,12 @@ public final class SQLiteTableStore: TableStore, Sendable {
         let sql =
             "SELECT \(list) FROM \(SQL.quote(table)) WHERE \(SQL.quote(column)) IS NOT NULL "
             + "ORDER BY \(SQL.quote(column)) DESC, _th_rowid DESC LIMIT 1"
+        // One statement, which SQLite runs on one snapshot by itself: no transaction around it (GRDB's `read`
+        // adds BEGIN and COMMIT, several times the cost of the lookup).
         return try run(table: table) {
-            try pool.read { db in
-                try Row.fetchOne(db.cachedStatement(sql: sql)).map { SQL.record($0, columns, schema) }
+            try pool.unsafeRead { db in
+                // The cursor's row reads the statement's columns in place, without copying the row.
+                try Row.fetchCursor(db.cachedStatement(sql: sql)).next().map { SQL.record($0, columns, schema) }
             }
         }
     }
