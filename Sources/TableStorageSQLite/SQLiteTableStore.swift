@@ -332,8 +332,12 @@ public final class SQLiteTableStore: TableStore, Sendable {
         // adds BEGIN and COMMIT, several times the cost of the lookup).
         return try run(table: table) {
             try pool.unsafeRead { db in
-                // The cursor's row reads the statement's columns in place, without copying the row.
-                try Row.fetchCursor(db.cachedStatement(sql: sql)).next().map { SQL.record($0, columns, schema) }
+                // The cursor's row reads the statement's columns in place, without copying the row; it is valid
+                // only while the cursor lives.
+                let cursor = try Row.fetchCursor(db.cachedStatement(sql: sql))
+                return try withExtendedLifetime(cursor) {
+                    try cursor.next().map { SQL.record($0, columns, schema) }
+                }
             }
         }
     }
