@@ -33,8 +33,7 @@ struct RunCommand: AsyncParsableCommand {
             let clock = SystemClock()
             let spec = try StoreSpec(parsing: options.store)
             var (settings, transport) = try options.resolve(clock: clock)
-            let schedule = try resolveSchedule(now: clock.now)
-            if case .schedule(let value) = schedule { settings.schedule = value }
+            settings.schedule = try resolveSchedule(now: clock.now)
             let store = try await spec.open(logger: logger)
             let totals = RunTotals()
             let harvester = try Harvester(
@@ -46,13 +45,8 @@ struct RunCommand: AsyncParsableCommand {
                 Data(
                     "harvest run: \(settings.query) into \(settings.table) (\(spec)), \(scheduleText); Ctrl-C stops\n"
                         .utf8))
-            let service: any Service =
-                switch schedule {
-                case .schedule: harvester
-                case .everySeconds(let seconds): EveryLoop(harvester: harvester, seconds: seconds, clock: clock)
-                }
             var configuration = ServiceGroupConfiguration(
-                services: [.init(service: service)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+                services: [.init(service: harvester)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
             // A run still going 30 seconds after the signal is cancelled; the watermark makes that safe.
             configuration.maximumGracefulShutdownDuration = .seconds(30)
             let group = ServiceGroup(configuration: configuration)
@@ -72,24 +66,17 @@ struct RunCommand: AsyncParsableCommand {
         return "every \(every ?? (options.demo ? "30s" : "hour, on the hour (UTC)"))"
     }
 
-    /// What `run` runs on: a scheduler schedule, or a plain loop for second intervals.
-    enum Timing {
-        case schedule(Schedule)
-        case everySeconds(Int)
-    }
-
-    private func resolveSchedule(now: Date) throws -> Timing {
+    private func resolveSchedule(now: Date) throws -> Schedule {
         if schedule != nil && every != nil { throw UsageError("give --schedule or --every, not both") }
         if let schedule {
             do {
-                return .schedule(.cron(try CronExpression(schedule), timeZone: .gmt))
+                return .cron(try CronExpression(schedule), timeZone: .gmt)
             } catch {
                 throw UsageError("--schedule: \(error)")
             }
         }
-        if every == nil && !options.demo { return .schedule(HarvestSettings.hourly) }
-        let duration = try DurationText(parsing: every ?? "30s")
-        return ScheduleText.every(duration, from: now).map(Timing.schedule) ?? .everySeconds(duration.seconds)
+        if every == nil && !options.demo { return HarvestSettings.hourly }
+        return ScheduleText.every(try DurationText(parsing: every ?? "30s"), from: now)
     }
 }
 
@@ -127,36 +114,14 @@ final class RunTotals: Sendable {
     }
 }
 
-/// `--every DUR` as a schedule of the scheduler; `nil` for a whole number of seconds under a minute's multiple,
-/// which the scheduler's intervals (minutes, hours, days) cannot express and ``EveryLoop`` runs instead.
+/// `--every DUR` as a schedule of the scheduler, counted from `now`.
 enum ScheduleText {
-    static func every(_ duration: DurationText, from now: Date) -> Schedule? {
+    static func every(_ duration: DurationText, from now: Date) -> Schedule {
         switch duration.unit {
-        case .seconds:
-            duration.count % 60 == 0 ? .every(.minutes(duration.count / 60), startingAt: now) : nil
+        case .seconds: .every(.seconds(duration.count), startingAt: now)
         case .minutes: .every(.minutes(duration.count), startingAt: now)
         case .hours: .every(.hours(duration.count), startingAt: now)
         case .days: .every(.days(duration.count), startingAt: now)
-        }
-    }
-}
-
-/// Runs the harvest every N seconds, for intervals the scheduler does not offer (such as `--every 30s`): sleeps,
-/// then runs, until a graceful shutdown; a run in progress finishes first.
-struct EveryLoop: Service {
-    let harvester: Harvester
-    let seconds: Int
-    let clock: any WallClock
-
-    func run() async throws {
-        while !Task.isShuttingDownGracefully {
-            do {
-                try await cancelWhenGracefulShutdown { try await clock.sleep(for: .seconds(seconds)) }
-            } catch {
-                return
-            }
-            if Task.isShuttingDownGracefully { return }
-            _ = try? await harvester.runOnce()
         }
     }
 }

@@ -60,15 +60,6 @@ struct DurationText: Equatable {
         self.count = count
         self.unit = unit
     }
-
-    var seconds: Int {
-        switch unit {
-        case .seconds: count
-        case .minutes: count * 60
-        case .hours: count * 3600
-        case .days: count * 86_400
-        }
-    }
 }
 
 /// The queries `browse` and `once` read with.

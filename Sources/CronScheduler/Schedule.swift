@@ -5,6 +5,7 @@ import Foundation
 /// ```swift
 /// let hourly = Schedule.cron(try CronExpression("0 * * * *"), timeZone: .gmt)
 /// let every15 = Schedule.every(.minutes(15), startingAt: start)      // the classic portal's "every N minutes"
+/// let every30s = Schedule.every(.seconds(30), startingAt: start)
 /// let monthly = Schedule.every(.months(1, in: berlin), startingAt: start)
 /// let once = Schedule.once(at: date)
 /// ```
@@ -16,15 +17,19 @@ public enum Schedule: Sendable, Hashable, CustomStringConvertible {
     /// Once, at the given date.
     case once(at: Date)
 
-    /// A repeat interval. Minutes and hours are elapsed time; days and months are calendar units in a
+    /// A repeat interval. Seconds, minutes and hours are elapsed time; days and months are calendar units in a
     /// time zone, so "every day at 02:00 Berlin" stays at 02:00 across daylight saving and "every month
     /// from January 31" fires on the last day of shorter months.
     public struct Interval: Sendable, Hashable, CustomStringConvertible {
-        enum Unit: Hashable, Sendable { case minute, hour, day, month }
+        enum Unit: Hashable, Sendable { case second, minute, hour, day, month }
         let unit: Unit
         let count: Int
         let timeZone: TimeZone
 
+        /// Every `count` seconds (at least 1), such as a polling harvest every 30 seconds.
+        public static func seconds(_ count: Int) -> Interval {
+            Interval(unit: .second, count: max(count, 1), timeZone: .gmt)
+        }
         /// Every `count` minutes (at least 1).
         public static func minutes(_ count: Int) -> Interval {
             Interval(unit: .minute, count: max(count, 1), timeZone: .gmt)
@@ -46,6 +51,7 @@ public enum Schedule: Sendable, Hashable, CustomStringConvertible {
         public var description: String {
             let name: String
             switch unit {
+            case .second: name = "second"
             case .minute: name = "minute"
             case .hour: name = "hour"
             case .day: name = "day"
@@ -58,6 +64,7 @@ public enum Schedule: Sendable, Hashable, CustomStringConvertible {
         /// The `index`-th fire time after `start` (index 0 is `start`).
         func occurrence(_ index: Int, from start: Date) -> Date? {
             switch unit {
+            case .second: return start.addingTimeInterval(Double(index) * Double(count))
             case .minute: return start.addingTimeInterval(Double(index) * Double(count) * 60)
             case .hour: return start.addingTimeInterval(Double(index) * Double(count) * 3600)
             case .day, .month:
@@ -72,6 +79,7 @@ public enum Schedule: Sendable, Hashable, CustomStringConvertible {
             let elapsed = date.timeIntervalSince(start)
             let approximate: Double
             switch unit {
+            case .second: approximate = elapsed / Double(count)
             case .minute: approximate = elapsed / (Double(count) * 60)
             case .hour: approximate = elapsed / (Double(count) * 3600)
             case .day: approximate = elapsed / (Double(count) * 86_400)

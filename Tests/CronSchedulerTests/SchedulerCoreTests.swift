@@ -174,5 +174,32 @@ struct SchedulerCoreTests {
         #expect(
             quarterHour.nextFire(after: Self.t0.addingTimeInterval(7 * 900 + 1)) == Self.t0.addingTimeInterval(8 * 900))
         #expect(quarterHour.nextFire(after: Self.t0.addingTimeInterval(-5)) == Self.t0)
+        let halfMinute = Schedule.every(.seconds(30), startingAt: Self.t0)
+        #expect(halfMinute.nextFire(after: Self.t0) == Self.t0.addingTimeInterval(30))
+        #expect(
+            halfMinute.nextFire(after: Self.t0.addingTimeInterval(86_400 + 29.5)) == Self.t0.addingTimeInterval(86_430))
+        #expect(halfMinute.nextFire(after: Self.t0.addingTimeInterval(86_430)) == Self.t0.addingTimeInterval(86_460))
+        #expect(Schedule.Interval.seconds(30).description == "every 30 seconds")
+        #expect(Schedule.Interval.seconds(0).description == "every 1 second")
+    }
+
+    @Test("every 30 seconds: each occurrence starts once, at its time, none skipped, over a day")
+    func secondsIntervalOverADay() throws {
+        var core = SchedulerCore(maxConcurrentRuns: 1)
+        try core.add(name: "s", schedule: .every(.seconds(30), startingAt: Self.t0), options: .init(), now: Self.t0)
+        var starts: [Date] = []
+        var now = Self.t0
+        while now < Self.t0.addingTimeInterval(86_400) {
+            guard let wake = core.nextWake() else { break }
+            now = wake
+            for start in core.tick(now: now).starts {
+                starts.append(now)
+                core.finished(start.job)
+            }
+        }
+        // Added at its start time, the first run is one interval later (fire times are strictly after "now").
+        #expect(starts.count == 2_880)  // 00:00:30 through the next midnight
+        #expect(starts.first == Self.t0.addingTimeInterval(30))
+        #expect(zip(starts, starts.dropFirst()).allSatisfy { $1.timeIntervalSince($0) == 30 })
     }
 }
