@@ -62,7 +62,8 @@ extension SearchClient {
                     failures += 1
                     try await backOff(after: failures, failure: failure, reason: "undecodable body", logger: logger)
                 }
-            case 429:
+            case 429, 420:
+                // 420 "Enhance Your Calm" is how the old v1 search and streaming APIs said 429.
                 rateLimitWaits += 1
                 // `x-rate-limit-reset`, else a `Retry-After` in seconds (as some proxies send), else the default.
                 let retryAfter = response.headerFields[.retryAfter].flatMap { TimeInterval($0) }
@@ -73,7 +74,8 @@ extension SearchClient {
                     throw failure
                 }
                 let wait = policy.rateLimitWait(reset: reset, now: clock.now)
-                try await sleep(wait, reason: "429 too many requests", logger: logger)
+                let reason = response.status.code == 420 ? "420 enhance your calm" : "429 too many requests"
+                try await sleep(wait, reason: reason, logger: logger)
             case 500..<600:
                 failures += 1
                 lastFailure = responseError(response, sinceID: sinceID, isTokenRequest: isTokenRequest)
@@ -136,7 +138,7 @@ extension SearchClient {
         case 401: code = .unauthorized
         case 403: code = .forbidden
         case 404: code = .notFound
-        case 429: code = .rateLimited
+        case 429, 420: code = .rateLimited
         case 500..<600: code = .serverError
         default: code = payload.code == 32 || payload.code == 89 ? .unauthorized : .unexpectedStatus
         }

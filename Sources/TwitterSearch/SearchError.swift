@@ -24,7 +24,8 @@ public struct SearchError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let notFound = Code(.notFound)
         /// 400 for any reason other than a stale `since_id`.
         public static let badRequest = Code(.badRequest)
-        /// 429 (or Twitter code 88) and the waits allowed by the policy ran out; see ``rateLimitReset``.
+        /// 429 (420 from the old v1 APIs, or Twitter code 88) and the waits allowed by the policy ran out; see
+        /// ``rateLimitReset``.
         public static let rateLimited = Code(.rateLimited)
         /// 400 because `since_id` is older than the endpoint reaches back (v2 recent search: seven days).
         ///

@@ -221,6 +221,32 @@ struct SearchClientTests {
         #expect(try await tweets.map(\.id) == [5])
     }
 
+    @Test("a 420 (Enhance Your Calm, the old v1 rate limit) waits like a 429, and fails as rateLimited")
+    func enhanceYourCalmIsARateLimit() async throws {
+        let clock = ManualClock(now: Self.start)
+        let calm = MockTransport.Reply.status(
+            420, headers: ["retry-after": "20"],
+            body: Data(#"{"errors":[{"code":420,"message":"Enhance Your Calm"}]}"#.utf8))
+        let transport = MockTransport([calm, .json(v2Page([(9, "a", [])], next: nil))])
+        let client = try Self.client(transport, clock: clock)
+        async let tweets = client.search(SearchQuery("x"))
+        await clock.waitForSleepers(1)
+        #expect(clock.nextSleeperDeadline == Self.start.addingTimeInterval(21))
+        clock.advance(by: .seconds(21))
+        #expect(try await tweets.map(\.id) == [9])
+
+        let stubborn = MockTransport(Array(repeating: calm, count: 4))
+        let failing = Task { try await Self.client(stubborn, clock: clock).search(SearchQuery("x")) }
+        for _ in 0..<3 {
+            await clock.waitForSleepers(1)
+            clock.advance(by: .seconds(21))
+        }
+        let error = await #expect(throws: SearchError.self) { try await failing.value }
+        #expect(error?.code == .rateLimited)
+        #expect(error?.httpStatus == 420)
+        #expect(error?.message == "Enhance Your Calm")
+    }
+
     @Test("rate-limit waits are clamped: never negative, never beyond the maximum")
     func clampsRateLimitWaits() {
         var policy = RequestPolicy()
