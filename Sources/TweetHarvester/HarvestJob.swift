@@ -28,7 +28,9 @@ struct HarvestJob {
     /// the run fails (the error is rethrown).
     func run(runNumber: Int) async throws -> HarvestReport {
         var logger = self.logger
+        let runID = UUID()
         logger[metadataKey: "th.run"] = "\(runNumber)"
+        logger[metadataKey: "th.run.id"] = "\(runID.uuidString)"
         let events = EventCounter()
         var configuration = settings.search
         let previousHandler = configuration.eventHandler
@@ -39,7 +41,8 @@ struct HarvestJob {
         let client = try SearchClient(
             credentials: settings.credentials, configuration: configuration, transport: transport, clock: clock,
             logger: logger)
-        var walk = Walk(job: self, client: client, logger: logger, report: HarvestReport(startedAt: clock.now))
+        var walk = Walk(
+            job: self, client: client, logger: logger, report: HarvestReport(startedAt: clock.now, runID: runID))
         var failure: (any Error)?
         do {
             try await prepareTables()

@@ -8,6 +8,9 @@ import HarvestClock
 /// stored as a row of ``HarvestSettings/runsTable`` (`HarvestRuns`), so `harvest browse --table HarvestRuns`
 /// shows the history.
 public struct HarvestReport: Sendable, Hashable, CustomStringConvertible {
+    /// The run's identifier, unique across processes: the `runId` column of its `HarvestRuns` row and the
+    /// `th.run.id` metadata of its log lines, so a row leads to its logs.
+    public var runID: UUID
     /// When the run started, by the harvester's clock.
     public var startedAt: Date
     /// How long the run took, by the harvester's clock (rate-limit waits included).
@@ -37,9 +40,12 @@ public struct HarvestReport: Sendable, Hashable, CustomStringConvertible {
 
     /// Creates an empty report for a run that starts at `startedAt`.
     ///
-    /// - Parameter startedAt: When the run started.
-    public init(startedAt: Date) {
+    /// - Parameters:
+    ///   - startedAt: When the run started.
+    ///   - runID: The run's identifier; a new random one by default.
+    public init(startedAt: Date, runID: UUID = UUID()) {
         self.startedAt = startedAt
+        self.runID = runID
     }
 
     /// All tweets the filters dropped.

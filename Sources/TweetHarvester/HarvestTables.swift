@@ -85,6 +85,7 @@ enum HarvestTables {
     static func record(for report: HarvestReport, query: String, table: String, outcome: String) -> Record {
         func id(_ value: UInt64?) -> Value { value.map { .int(Int64(bitPattern: $0)) } ?? .null }
         return Record([
+            "runId": .string(report.runID.uuidString),
             "startedAt": .date(report.startedAt),
             "seconds": .double(report.duration.timeInterval),
             "query": .string(query),

@@ -1,5 +1,6 @@
 import Foundation
 import HarvestTesting
+import InMemoryLogging
 import Logging
 import TableStorage
 import Testing
@@ -126,16 +127,26 @@ struct HarvesterTests {
         #expect(Set(stored) == scene.expectedIDs())
     }
 
-    @Test("each run's report is stored in HarvestRuns")
+    @Test("each run's report is stored in HarvestRuns, under a run id its log lines carry too")
     func reportsStored() async throws {
         let scene = Scene()
-        let harvester = try scene.harvester()
+        let logs = InMemoryLogHandler()
+        var logger = Logger(label: "test") { _ in logs }
+        logger.logLevel = .debug
+        let harvester = try Harvester(
+            settings: HarvestSettings.demo.withoutRetries, store: scene.store, transport: scene.demo,
+            clock: scene.clock, logger: logger)
         let first = try await harvester.runOnce()
         scene.clock.advance(by: .seconds(30))
-        _ = try await harvester.runOnce()
+        let second = try await harvester.runOnce()
+        #expect(first.runID != second.runID)
         let runs = try await scene.store.read(Query("HarvestRuns"))
         #expect(runs.count == 2)
         let row = try #require(runs.first { $0["startedAt"] == .date(Scene.start) })
+        #expect(row["runId"] == .string(first.runID.uuidString))
+        let firstRunLines = logs.entries.filter { $0.metadata["th.run.id"] == .string(first.runID.uuidString) }
+        #expect(firstRunLines.contains { $0.message.description == "harvest run finished" })
+        #expect(!firstRunLines.contains { $0.metadata["th.run"] == "2" })
         #expect(row["stored"] == .int(Int64(first.stored)))
         #expect(row["fetched"] == .int(Int64(first.fetched)))
         #expect(row["outcome"] == .string("succeeded"))
