@@ -204,3 +204,9 @@ let package = Package(
 for target in package.targets {
     target.swiftSettings = (target.swiftSettings ?? []) + standardSettings
 }
+
+// The DocC plugin loads only when asked (as GRDB does), so users never resolve it:
+// `TH_BUILD_DOCS=1 swift package generate-documentation --target TweetHarvester` (CI builds every module's docs).
+if Context.environment["TH_BUILD_DOCS"] != nil {
+    package.dependencies.append(.package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"))
+}

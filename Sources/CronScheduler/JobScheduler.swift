@@ -14,7 +14,7 @@ import ServiceLifecycle
 /// ```
 ///
 /// - A job never starts before its scheduled instant: the scheduler sleeps on the injected
-///   ``HarvestClock/WallClock`` until the next due time (it never polls) and reads the clock again when it
+///   `WallClock` until the next due time (it never polls) and reads the clock again when it
 ///   wakes, so a sleep that returns early or a clock set back only delays a run.
 /// - Each occurrence runs at most once: occurrences are handled in order and never revisited.
 /// - At most ``Configuration/maxConcurrentRuns`` jobs run at once (1 on the classic free tier, 10 on

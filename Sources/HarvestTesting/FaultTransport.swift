@@ -7,7 +7,7 @@ import TwitterSearch
     import FoundationNetworking
 #endif
 
-/// An ``TwitterSearch/HTTPTransport`` that wraps another and injects faults: time-outs, connection
+/// An `HTTPTransport` that wraps another and injects faults: time-outs, connection
 /// resets, 429s, 5xx, truncated and malformed bodies, at chosen request indexes or at seeded-random ones.
 ///
 /// ```swift

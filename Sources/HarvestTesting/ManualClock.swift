@@ -2,9 +2,9 @@ import Foundation
 import HarvestClock
 import Synchronization
 
-/// A ``HarvestClock/WallClock`` whose time moves only when a test moves it.
+/// A `WallClock` whose time moves only when a test moves it.
 ///
-/// Code under test sleeps on the clock as it would on ``HarvestClock/SystemClock``; the test waits,
+/// Code under test sleeps on the clock as it would on `SystemClock`; the test waits,
 /// deterministically, until the expected number of tasks are asleep with ``waitForSleepers(_:)``, then
 /// moves time with ``advance(by:)`` or ``advance(to:)``. Every sleeper whose deadline has been reached
 /// is resumed, in deadline order. Hours of schedule pass in microseconds, and nothing depends on how

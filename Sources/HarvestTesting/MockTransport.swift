@@ -2,7 +2,7 @@ import Foundation
 import Synchronization
 import TwitterSearch
 
-/// An ``TwitterSearch/HTTPTransport`` that answers with scripted replies, in order, and records every request.
+/// An `HTTPTransport` that answers with scripted replies, in order, and records every request.
 ///
 /// ```swift
 /// let transport = MockTransport([.status(429, headers: ["x-rate-limit-reset": "1700000060"]), .json(page)])

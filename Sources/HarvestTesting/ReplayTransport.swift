@@ -2,7 +2,7 @@ import Foundation
 import Synchronization
 import TwitterSearch
 
-/// An ``TwitterSearch/HTTPTransport`` that serves recorded response bodies, one per request, in order.
+/// An `HTTPTransport` that serves recorded response bodies, one per request, in order.
 ///
 /// Feed it the fixture files of a page walk (or a directory of them, served in file-name order) and point
 /// a `SearchClient` at it: the client sees the recorded API.

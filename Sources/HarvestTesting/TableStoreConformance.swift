@@ -1,7 +1,7 @@
 import Foundation
 import TableStorage
 
-/// A conformance suite any ``TableStorage/TableStore`` implementation can run against itself.
+/// A conformance suite any `TableStore` implementation can run against itself.
 ///
 /// Each check gets a fresh store from the factory you give, exercises one behaviour of the protocol
 /// (atomic batches, unique keys and conflict policies, typed errors, every filter operator, ordering,

@@ -58,7 +58,7 @@ public struct NonceSource: Sendable {
 ///
 /// The signer collects the request's parameters (the URL's query, a form-encoded body and the
 /// `oauth_` parameters), normalises and sorts them, builds the signature base string, signs it and
-/// formats the header (§3.5.1). The timestamp comes from the injected ``WallClock`` and the nonce from
+/// formats the header (§3.5.1). The timestamp comes from the injected `WallClock` (HarvestClock) and the nonce from
 /// a ``NonceSource``, so both can be pinned.
 ///
 /// ```swift

@@ -3,7 +3,7 @@
 /// `Secret` holds the value but never prints it. Its `description`, `debugDescription`, mirror (what
 /// `dump(_:)` and `String(reflecting:)` show) and its `Codable`-free design all show `<redacted>`, so a
 /// secret that ends up in a log line, an error message or a debugger dump reveals nothing. Only code in
-/// this package reads the value, through ``revealed``.
+/// this package reads the value, through `revealed`.
 ///
 /// ```swift
 /// let secret = Secret("kAcSOqF21Fu85e7zjz7ZN2U4ZRhfV3WpwPAoE3Z7kBw")

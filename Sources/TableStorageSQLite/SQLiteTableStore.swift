@@ -4,13 +4,13 @@ import Logging
 import Synchronization
 import TableStorage
 
-/// A ``TableStorage/TableStore`` in one SQLite database, on GRDB.
+/// A `TableStore` in one SQLite database, on GRDB.
 ///
 /// - The database is a GRDB `DatabasePool` in WAL mode with `synchronous = FULL`: a batch is one transaction,
 ///   durable when the call returns, and readers never wait for the writer.
 /// - Each table is a real SQLite table. The unique key is a `UNIQUE` constraint, each index a `CREATE INDEX`.
 ///   The dynamic schema adds a column (`ALTER TABLE … ADD COLUMN`) the first time a value appears in it, with a
-///   declared type from its ``TableStorage/ValueType``: `INTEGER` for int and bool (0 or 1), `REAL` for
+///   declared type from its `ValueType`: `INTEGER` for int and bool (0 or 1), `REAL` for
 ///   double and date (seconds since 2001-01-01, Foundation's reference date), `TEXT` for string. The table
 ///   `_th_tables` holds each definition and its column types.
 /// - Queries become SQL with bound arguments only; identifiers are quoted. Equality is null-safe (`IS`), and
@@ -28,8 +28,8 @@ public final class SQLiteTableStore: TableStore, Sendable {
 
     /// Opens (or creates) the database at `path`.
     ///
-    /// - Throws: ``TableStorage/StorageError``: ``TableStorage/StorageError/Code/readOnly`` when the file cannot be
-    ///   created or written, ``TableStorage/StorageError/Code/malformedStore`` when it is not a database.
+    /// - Throws: `StorageError`: `StorageError.Code.readOnly` when the file cannot be
+    ///   created or written, `StorageError.Code.malformedStore` when it is not a database.
     public init(path: String, logger: Logger = .current) throws {
         self.path = path
         self.logger = logger
@@ -107,7 +107,7 @@ public final class SQLiteTableStore: TableStore, Sendable {
 
     // MARK: Schema
 
-    /// See ``TableStorage/TableStore/createTable(_:)``.
+    /// See `TableStore.createTable(_:)`.
     public func createTable(_ definition: TableStorage.TableDefinition) async throws {
         if let existing = schemas.withLock({ $0[definition.name] }) {
             guard existing.isSameDefinition(as: definition) else {
@@ -159,19 +159,19 @@ public final class SQLiteTableStore: TableStore, Sendable {
         try saveSchema(new, db)
     }
 
-    /// See ``TableStorage/TableStore/definition(of:)``.
+    /// See `TableStore.definition(of:)`.
     public func definition(of table: String) async throws -> TableStorage.TableDefinition {
         try schema(table).describedDefinition
     }
 
-    /// See ``TableStorage/TableStore/tableNames()``.
+    /// See `TableStore.tableNames()`.
     public func tableNames() async throws -> [String] {
         schemas.withLock { $0.keys.sorted() }
     }
 
     // MARK: Writing
 
-    /// See ``TableStorage/TableStore/insert(_:into:onConflict:)``.
+    /// See `TableStore.insert(_:into:onConflict:)`.
     public func insert(_ rows: [TableStorage.Record], into table: String, onConflict: ConflictPolicy) async throws
         -> InsertSummary
     {
@@ -235,7 +235,7 @@ public final class SQLiteTableStore: TableStore, Sendable {
         return summary
     }
 
-    /// See ``TableStorage/TableStore/update(_:set:)``.
+    /// See `TableStore.update(_:set:)`.
     public func update(_ query: Query, set changes: [String: Value]) async throws -> Int {
         let old = try schema(query.table)
         try old.validate(query)
@@ -268,7 +268,7 @@ public final class SQLiteTableStore: TableStore, Sendable {
         return count
     }
 
-    /// See ``TableStorage/TableStore/delete(_:)``.
+    /// See `TableStore.delete(_:)`.
     public func delete(_ query: Query) async throws -> Int {
         let schema = try schema(query.table)
         try schema.validate(query)
@@ -286,7 +286,7 @@ public final class SQLiteTableStore: TableStore, Sendable {
 
     // MARK: Reading
 
-    /// See ``TableStorage/TableStore/read(_:)``.
+    /// See `TableStore.read(_:)`.
     public func read(_ query: Query) async throws -> [TableStorage.Record] {
         let schema = try schema(query.table)
         try schema.validate(query)
@@ -300,7 +300,7 @@ public final class SQLiteTableStore: TableStore, Sendable {
         }
     }
 
-    /// See ``TableStorage/TableStore/count(_:)``.
+    /// See `TableStore.count(_:)`.
     public func count(_ query: Query) async throws -> Int {
         let schema = try schema(query.table)
         try schema.validate(query)
@@ -316,7 +316,7 @@ public final class SQLiteTableStore: TableStore, Sendable {
         }
     }
 
-    /// See ``TableStorage/TableStore/newest(in:by:)``. Answered by SQLite from the column's index.
+    /// See `TableStore.newest(in:by:)`. Answered by SQLite from the column's index.
     public func newest(in table: String, by column: String) async throws -> TableStorage.Record? {
         let schema = try schema(table)
         guard schema.definition.indexedColumns.contains(column) else {

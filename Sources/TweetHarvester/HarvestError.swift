@@ -1,6 +1,6 @@
 /// An error of the harvest facade: settings that cannot work, or a run that could not finish.
 ///
-/// Errors of the modules below (``TwitterSearch/SearchError``, the store's errors) reach callers unchanged
+/// Errors of the modules below (`SearchError`, the store's errors) reach callers unchanged
 /// when a run fails because of them; `HarvestError` covers what the facade itself checks. Its
 /// ``description`` is one line and never contains a secret.
 public struct HarvestError: Error, Hashable, Sendable, CustomStringConvertible {

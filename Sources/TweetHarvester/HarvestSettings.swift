@@ -16,7 +16,7 @@ import TwitterSearch
 /// ```
 ///
 /// Secrets stay redacted: ``description`` names only the kind of credentials, and the secrets themselves are
-/// ``OAuthSigning/Secret`` values that print as `<redacted>`.
+/// `Secret` values that print as `<redacted>`.
 public struct HarvestSettings: Sendable, CustomStringConvertible {
     /// How the search API is authenticated.
     public var credentials: SearchCredentials
@@ -57,7 +57,7 @@ public struct HarvestSettings: Sendable, CustomStringConvertible {
         self.credentials = credentials
     }
 
-    /// The search API version. The default is ``TwitterSearch/APIVersion/v2``.
+    /// The search API version. The default is `APIVersion.v2`.
     public var api: APIVersion {
         get { search.api }
         set { search.api = newValue }

@@ -3,7 +3,7 @@ import ServiceLifecycle
 
 extension Harvester: Service {
     /// Runs the harvest job (and the archive job, if configured) on their schedules until the task is
-    /// cancelled or a ``ServiceLifecycle/ServiceGroup`` shuts down gracefully; a run in progress finishes first
+    /// cancelled or a `ServiceGroup` shuts down gracefully; a run in progress finishes first
     /// on a graceful shutdown.
     ///
     /// - Throws: The scheduler's error when a schedule cannot be added.

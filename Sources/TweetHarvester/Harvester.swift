@@ -71,7 +71,7 @@ public actor Harvester {
     /// ``HarvestSettings/runsTable``.
     ///
     /// - Returns: What the run fetched, stored, filtered and skipped.
-    /// - Throws: The search client's ``TwitterSearch/SearchError`` or the store's error when the run could not
+    /// - Throws: The search client's `SearchError` or the store's error when the run could not
     ///   finish; what it stored is kept, and the next run resumes where it stopped. `CancellationError` when the
     ///   calling task is cancelled.
     public func runOnce() async throws -> HarvestReport {

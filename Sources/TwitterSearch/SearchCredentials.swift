@@ -3,7 +3,7 @@ import OAuthSigning
 
 /// How a ``SearchClient`` authenticates.
 public enum SearchCredentials: Sendable {
-    /// OAuth 1.0a user context: every request is signed with ``OAuthSigning/OAuth1Signer``.
+    /// OAuth 1.0a user context: every request is signed with `OAuth1Signer`.
     case oauth1(OAuth1Credentials)
     /// OAuth 2.0 app-only, with a bearer token you already have.
     case bearer(BearerCredentials)

@@ -3,7 +3,7 @@ import Foundation
 /// One tweet of the demo search API's simulated timeline.
 ///
 /// ``DemoTransport`` answers searches from this timeline; tests and tools can read it directly with
-/// ``DemoTransport/timeline(after:through:)`` to know exactly what a complete harvest must store.
+/// ``DemoTransport/timeline(after:through:query:)`` to know exactly what a complete harvest must store.
 public struct DemoTweet: Sendable, Hashable {
     /// What a tweet is, as the search API describes it.
     public enum Kind: String, Sendable, Hashable, CaseIterable {

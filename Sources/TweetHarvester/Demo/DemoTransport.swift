@@ -4,7 +4,7 @@ import HarvestClock
 import Synchronization
 import TwitterSearch
 
-/// A simulated Twitter search API: an ``HTTPTransport`` that answers from a deterministic tweet stream,
+/// A simulated Twitter search API: an `HTTPTransport` that answers from a deterministic tweet stream,
 /// with no network and no credentials.
 ///
 /// `harvest --demo` runs on it, and so can your own tests and experiments. It speaks the real wire formats:
@@ -24,7 +24,7 @@ import TwitterSearch
 ///
 /// The stream: ``Configuration/tweetsPerMinute`` tweets a minute, forever, by a cast of authors with
 /// Unicode and emoji in their names and texts, about four in ten of them retweets, replies or quotes, ids
-/// above 2^53. A search sees the tweets created at or before the clock's ``HarvestClock/WallClock/now`` and
+/// above 2^53. A search sees the tweets created at or before the clock's `WallClock.now` and
 /// within ``Configuration/window`` of it, so new tweets keep arriving as the clock moves. The same seed gives
 /// the same tweets with the same ids in every process.
 ///
