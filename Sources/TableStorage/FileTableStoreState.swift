@@ -196,8 +196,17 @@ extension FileTableStore {
             if failure == nil, dataEnd > allocated, preallocation > 0 {
                 // Pad with spaces ahead of need, before the flush: later commits then overwrite space the file
                 // already has, and fdatasync need not record a new size.
-                failure = Self.writePadding(preallocation, to: descriptor, at: dataEnd, io: io, file: path)
-                grown = dataEnd + Int64(preallocation)
+                if Self.writePadding(preallocation, to: descriptor, at: dataEnd, io: io, file: path) == nil {
+                    grown = dataEnd + Int64(preallocation)
+                } else {
+                    // The padding only saves time: with no room for it (a nearly full disk), cut off what was
+                    // written of it and commit the batch as a plain append.
+                    do {
+                        try POSIX.truncate(descriptor, to: dataEnd, file: path)
+                    } catch {
+                        failure = error
+                    }
+                }
             }
             if failure == nil {
                 let code = io.sync(descriptor)

@@ -221,6 +221,42 @@ struct FileTableStoreDurabilityTests {
         #expect(handler.entries.isEmpty, "nothing to repair")
     }
 
+    @Test("on a disk with room for a batch but not its padding, the batch commits without padding")
+    func diskFullForPaddingOnly() async throws {
+        let root = try TemporaryDirectory()
+        let disk = FaultyDisk()
+        var configuration = FileTableStore.Configuration()
+        configuration.io = disk.io
+        configuration.preallocationSize = 4096
+        let store = try await FileTableStore(directory: root.url, configuration: configuration)
+        try await store.createTable(TableDefinition(name: "Updates", uniqueKey: "twitterId"))
+        // Fill the padding the table's commit left, so that the next batch needs new padding.
+        var batch = 0
+        var batchSize: Int64 = 0
+        while try Self.fileSize(root) - store.logSize >= max(batchSize, 1) {
+            let before = store.logSize
+            _ = try await store.insert(Self.batchRows(batch), into: "Updates", onConflict: .fail)
+            batchSize = store.logSize - before
+            batch += 1
+        }
+        #expect(batch > 3, "the padding took several batches")
+        // Room for the batch (and a little), not for 4 KiB of padding after it.
+        disk.setBudget(Int(batchSize) + 100)
+        _ = try await store.insert(Self.batchRows(batch), into: "Updates", onConflict: .fail)
+        #expect(try Self.fileSize(root) == store.logSize, "the batch is the file's end: no padding, none left over")
+        #expect(try await store.count(Query("Updates")) == (batch + 1) * 3)
+        store.close()
+        let (logger, handler) = Self.capturingLogger()
+        let reopened = try await FileTableStore(directory: root.url, logger: logger)
+        #expect(try await reopened.count(Query("Updates")) == (batch + 1) * 3)
+        #expect(handler.entries.isEmpty, "nothing to repair")
+    }
+
+    private static func fileSize(_ root: TemporaryDirectory) throws -> Int64 {
+        let attributes = try FileManager.default.attributesOfItem(atPath: root.path + "/" + logName)
+        return Int64(attributes[.size] as? Int ?? 0)
+    }
+
     @Test("a failing fsync fails the batch with an io error and the batch is not applied")
     func failingSync() async throws {
         let root = try TemporaryDirectory()
