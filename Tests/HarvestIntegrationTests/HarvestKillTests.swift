@@ -55,11 +55,21 @@ struct HarvestKillTests {
             var random = SystemRandomNumberGenerator()
             var killed = 0
             var midWalk = 0
+            // How long a run lasts when left alone (process start, store open, the walk): kills are spread over
+            // it, and it is learned from the runs that end before their kill, as runs get shorter once caught up.
+            var runLength = 250_000
             for attempt in 0..<kills {
+                let started = ContinuousClock.now
                 let child = try HarvestProcess(
                     store: "\(kind.rawValue):\(storePath)", server: server.baseURL, quiet: true)
-                usleep(UInt32.random(in: 5_000...250_000, using: &random))
-                if child.kill() { killed += 1 }
+                usleep(UInt32.random(in: 0...UInt32(runLength), using: &random))
+                if child.kill() {
+                    killed += 1
+                } else {
+                    let lasted = (ContinuousClock.now - started).components
+                    runLength = max(
+                        20_000, Int(lasted.seconds) * 1_000_000 + Int(lasted.attoseconds / 1_000_000_000_000))
+                }
                 child.wait()
                 // The store opens after every kill, whatever the kill interrupted.
                 let (ids, pending) = try await Self.contents(kind, at: storePath)
