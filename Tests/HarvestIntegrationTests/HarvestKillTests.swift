@@ -76,6 +76,10 @@ struct HarvestKillTests {
                 #expect(ids.count == Set(ids).count, "\(kind) kill \(attempt): no tweet stored twice")
                 if pending { midWalk += 1 }
                 clock.advance(by: .seconds(Int.random(in: 5...30, using: &random)))
+                if let reason = server.stopReason {
+                    Issue.record("\(kind) kill \(attempt): the test server stopped: \(reason)")
+                    break
+                }
             }
             // Most attempts must really have been cut short, or the loop proved little.
             #expect(killed >= kills / 2, "\(kind): only \(killed) of \(kills) runs were still running when killed")
@@ -84,7 +88,10 @@ struct HarvestKillTests {
 
             let last = try HarvestProcess(store: "\(kind.rawValue):\(storePath)", server: server.baseURL, quiet: false)
             last.wait()
-            #expect(last.status == 0, "\(kind): the run left to finish exits 0; stderr: \(last.errorOutput)")
+            #expect(
+                last.status == 0,
+                "\(kind): the run left to finish exits 0; server: \(server.stopReason ?? "running"); stderr: \(last.errorOutput)"
+            )
 
             let (ids, pending) = try await Self.contents(kind, at: storePath)
             #expect(!pending, "\(kind): the finished run repaired every gap")

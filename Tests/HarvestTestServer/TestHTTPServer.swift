@@ -107,9 +107,10 @@ public final class TestHTTPServer: Sendable {
 
     private struct State {
         var stopped = false
+        var stopReason: String?
         var connections: Set<Int32> = []
         var requests: [Request] = []
-        var lastActivity = Date()
+        var lastActivity = ContinuousClock.now
     }
 
     /// How long the server waits without a request before it stops by itself.
@@ -179,11 +180,22 @@ public final class TestHTTPServer: Sendable {
         state.withLock { $0.requests }
     }
 
+    /// Why the server stopped (`nil` while it runs): `stop()`, the idle limit, or a failure of its listening
+    /// socket. A test whose requests fail to connect can name the cause.
+    public var stopReason: String? {
+        state.withLock { $0.stopReason }
+    }
+
     /// Stops accepting, closes every connection. Safe to call more than once.
     public func stop() {
+        stop(because: "stop() called")
+    }
+
+    private func stop(because reason: String) {
         let connections = state.withLock { state -> Set<Int32> in
             guard !state.stopped else { return [] }
             state.stopped = true
+            state.stopReason = reason
             return state.connections
         }
         for connection in connections { shutdown(connection, Int32(SHUT_RDWR)) }
@@ -197,16 +209,25 @@ public final class TestHTTPServer: Sendable {
             var poller = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
             let ready = poll(&poller, 1, 50)
             if ready <= 0 {
-                let idle = state.withLock { Date().timeIntervalSince($0.lastActivity) }
-                if idle > idleLimit { stop() }
+                let idle = state.withLock { ContinuousClock.now - $0.lastActivity }
+                if idle > .seconds(idleLimit) { stop(because: "idle for more than \(idleLimit) s") }
                 continue
             }
+            if poller.revents & Int16(POLLNVAL | POLLERR | POLLHUP) != 0 {
+                stop(because: "listening socket \(listener) failed (poll revents \(poller.revents))")
+                break
+            }
             let connection = accept(listener, nil, nil)
-            guard connection >= 0 else { continue }
+            guard connection >= 0 else {
+                let failure = errno
+                if failure == EINTR || failure == EAGAIN || failure == ECONNABORTED { continue }
+                stop(because: "accept on socket \(listener) failed: errno \(failure)")
+                break
+            }
             let accepted = state.withLock { state -> Bool in
                 guard !state.stopped else { return false }
                 state.connections.insert(connection)
-                state.lastActivity = Date()
+                state.lastActivity = ContinuousClock.now
                 return true
             }
             guard accepted else {
@@ -230,7 +251,7 @@ public final class TestHTTPServer: Sendable {
             guard let request = readRequest(connection, &buffer) else { return }
             state.withLock {
                 $0.requests.append(request)
-                $0.lastActivity = Date()
+                $0.lastActivity = ContinuousClock.now
             }
             let route = routes.first { $0.method == request.method && $0.path == request.path }
             let response = route?.handler(request) ?? Response(status: 404, body: Data("not found".utf8))
