@@ -26,7 +26,9 @@ import Synchronization
 /// - **One process.** The store holds an exclusive `flock` on `LOCK`; a second opener (another process, or
 ///   this one again) gets ``StorageError/Code/locked``.
 /// - **Memory.** Only the indexes live in memory: per row, where its record lies in the log, plus an entry in
-///   each sorted index. Records are read from the log on demand (`pread`), with a small cache.
+///   each sorted index. Records are read from the log on demand (`pread`), with a small cache. A filter that no
+///   index answers is tested on each row's bytes, decoding only the columns it names, and rows read in log order
+///   are read ahead in windows of up to 256 KiB.
 ///
 /// Calls are serialised by a lock; each is short, apart from the `fdatasync` of a write and ``compact()``.
 public final class FileTableStore: TableStore, Sendable {
@@ -125,9 +127,8 @@ public final class FileTableStore: TableStore, Sendable {
     /// See ``TableStore/update(_:set:)``.
     public func update(_ query: Query, set changes: [String: Value]) async throws -> Int {
         try state.withLock { state throws(StorageError) in
-            let engine = try state.engine(query.table)
-            let plan = try State.wrap {
-                try engine.planUpdate(query, changes: changes, load: { try state.reader.load($0) })
+            let plan = try state.scan(query) { engine, load, test in
+                try engine.planUpdate(query, changes: changes, load: load, test: test)
             }
             try state.commit(plan.changes, in: query.table, schema: plan.schema)
             return plan.changes.count
@@ -137,9 +138,11 @@ public final class FileTableStore: TableStore, Sendable {
     /// See ``TableStore/delete(_:)``.
     public func delete(_ query: Query) async throws -> Int {
         try state.withLock { state throws(StorageError) in
-            let engine = try state.engine(query.table)
-            let changes = try State.wrap { try engine.planDelete(query, load: { try state.reader.load($0) }) }
-            try state.commit(changes, in: query.table, schema: engine.schema)
+            let schema = try state.engine(query.table).schema
+            let changes = try state.scan(query) { engine, load, test in
+                try engine.planDelete(query, load: load, test: test)
+            }
+            try state.commit(changes, in: query.table, schema: schema)
             return changes.count
         }
     }
@@ -147,18 +150,16 @@ public final class FileTableStore: TableStore, Sendable {
     /// See ``TableStore/read(_:)``.
     public func read(_ query: Query) async throws -> [Record] {
         try state.withLock { state throws(StorageError) in
-            let engine = try state.engine(query.table)
-            return try State.wrap { try engine.select(query, load: { try state.reader.load($0) }) }.map {
-                $0.record.projected(query.select)
-            }
+            try state.scan(query) { engine, load, test in
+                try engine.select(query, load: load, test: test)
+            }.map { $0.record.projected(query.select) }
         }
     }
 
     /// See ``TableStore/count(_:)``.
     public func count(_ query: Query) async throws -> Int {
         try state.withLock { state throws(StorageError) in
-            let engine = try state.engine(query.table)
-            return try State.wrap { try engine.count(query, load: { try state.reader.load($0) }) }
+            try state.scan(query) { engine, load, test in try engine.count(query, load: load, test: test) }
         }
     }
 
@@ -177,7 +178,16 @@ package struct Location: Sendable, Hashable {
     package var length: UInt32
 }
 
-/// Reads records from the log, with a small cache.
+/// Reads records from the log, with a small cache and a read-ahead window.
+///
+/// A scan (a filter no index answers, a count, a compaction) reads the rows in log order. Once two reads in a
+/// row are close together, the reader reads ahead of the record asked for, doubling up to
+/// ``LogReader/maximumReadAhead``, and serves the following records from that window, so a scan costs a
+/// `pread` per window rather than per row. A read elsewhere in the file (an index walk in another order, one
+/// `newest`) reads just its record and starts over.
+///
+/// Bytes below the committed end never change while the file is open; the padding above it does, so every
+/// write drops the window (``LogReader/dropWindow()``).
 struct LogReader {
     var descriptor: Int32
     let path: String
@@ -185,7 +195,22 @@ struct LogReader {
     private var cache: [Int64: Record] = [:]
     private var cacheOrder: [Int64] = []
     private var cacheNext = 0
-    private var scratch: [UInt8] = []
+    /// The window: `windowCount` bytes of the file from `windowStart`.
+    private var window: [UInt8] = []
+    private var windowStart: Int64 = 0
+    private var windowCount = 0
+    /// How far past the record the next read outside the window reads.
+    private var readAhead = 0
+    /// Where the previous record read ended; -1 when there was none.
+    private var previousEnd: Int64 = -1
+
+    /// The largest read-ahead, in bytes.
+    static let maximumReadAhead = 256 << 10
+    /// The first read-ahead of a run of nearby reads.
+    static let minimumReadAhead = 16 << 10
+    /// How far after the previous record a read may start and still count as sequential (deleted or
+    /// superseded records and other tables' rows lie between a table's rows).
+    static let sequentialGap: Int64 = 64 << 10
 
     init(descriptor: Int32, path: String, cacheSize: Int) {
         self.descriptor = descriptor
@@ -197,6 +222,14 @@ struct LogReader {
         cache.removeAll()
         cacheOrder.removeAll()
         cacheNext = 0
+        dropWindow()
+    }
+
+    /// Forgets the read-ahead window; called before every write, which may overwrite the padding it holds.
+    mutating func dropWindow() {
+        windowCount = 0
+        readAhead = 0
+        previousEnd = -1
     }
 
     /// Reads `location`'s bytes and hands them to `body`.
@@ -204,25 +237,53 @@ struct LogReader {
         _ location: Location, _ body: (UnsafeRawBufferPointer) -> Result<T, StorageError>
     ) throws(StorageError) -> T {
         let count = Int(location.length)
-        if scratch.count < count { scratch = [UInt8](repeating: 0, count: count) }
+        let start = location.offset
+        let sequential = previousEnd >= 0 && start >= previousEnd && start - previousEnd <= Self.sequentialGap
+        previousEnd = start + Int64(count)
+        if start < windowStart || start + Int64(count) > windowStart + Int64(windowCount) {
+            readAhead = sequential ? min(max(readAhead * 2, Self.minimumReadAhead), Self.maximumReadAhead) : 0
+            try fill(at: start, count: count, readAhead: readAhead)
+        }
+        let from = Int(start - windowStart)
+        return try window.withUnsafeBytes { bytes in
+            body(UnsafeRawBufferPointer(rebasing: bytes[from..<from + count]))
+        }.get()
+    }
+
+    /// Reads `count` bytes at `offset`, and up to `readAhead` more, into the window.
+    private mutating func fill(at offset: Int64, count: Int, readAhead: Int) throws(StorageError) {
+        windowCount = 0
+        let wanted = count + readAhead
+        if window.count < wanted { window = [UInt8](repeating: 0, count: max(wanted, 4096)) }
         let descriptor = descriptor
         let path = path
-        let result = scratch.withUnsafeMutableBytes { buffer -> Result<T, StorageError> in
-            do {
-                let read = try POSIX.read(descriptor, into: buffer, count: count, at: location.offset, file: path)
-                guard read == count else {
-                    return .failure(
-                        StorageError(
-                            .malformedStore, file: path, offset: location.offset, message: "record past the end"))
-                }
-            } catch let error as StorageError {
-                return .failure(error)
+        let read = try window.withUnsafeMutableBytes { buffer -> Result<Int, StorageError> in
+            do throws(StorageError) {
+                return .success(try POSIX.read(descriptor, into: buffer, count: wanted, at: offset, file: path))
             } catch {
-                return .failure(StorageError(.io, file: path, message: "\(error)"))
+                return .failure(error)
             }
-            return body(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
+        }.get()
+        guard read >= count else {
+            throw StorageError(.malformedStore, file: path, offset: offset, message: "record past the end")
         }
-        return try result.get()
+        windowStart = offset
+        windowCount = read
+    }
+
+    /// Whether the record at `location` satisfies `filter`, tested on its bytes without making its record.
+    mutating func matches(_ location: Location, _ filter: RawFilter) throws(StorageError) -> Bool {
+        let path = path
+        return try withBytes(location) { bytes -> Result<Bool, StorageError> in
+            do throws(JSONScanner.Failure) {
+                return .success(try filter.matches(bytes))
+            } catch {
+                return .failure(
+                    StorageError(
+                        .malformedStore, file: path, offset: location.offset + Int64(error.position),
+                        message: "unreadable record"))
+            }
+        }
     }
 
     /// The raw bytes of a record.
@@ -244,7 +305,9 @@ struct LogReader {
                         message: "unreadable record"))
             }
         }
-        remember(record, at: location.offset)
+        // A record read in a run of nearby reads (a scan) is not kept: the scan would evict the records that
+        // are read again and again (the newest rows) for rows it will not come back to.
+        if readAhead == 0 { remember(record, at: location.offset) }
         return record
     }
 

@@ -71,6 +71,27 @@ extension FileTableStore {
             POSIX.close(lockDescriptor)
         }
 
+        /// Runs `body` with the query's table and two ways to read its rows: `load` makes a row's record,
+        /// `test` tells from the row's bytes whether it satisfies the query's filter (`nil` with no filter).
+        mutating func scan<T>(
+            _ query: Query,
+            _ body: (
+                _ engine: TableEngine<Location>, _ load: (Location) throws -> Record,
+                _ test: (Location) throws -> Bool?
+            ) throws -> T
+        ) throws(StorageError) -> T {
+            let engine = try engine(query.table)
+            let filter = query.filter.map(RawFilter.init)
+            return try Self.wrap {
+                try body(
+                    engine, { try reader.load($0) },
+                    { location in
+                        guard let filter else { return nil }
+                        return try reader.matches(location, filter)
+                    })
+            }
+        }
+
         func checkOpen() throws(StorageError) {
             if isClosed { throw StorageError(.closed, file: path) }
         }
@@ -188,6 +209,8 @@ extension FileTableStore {
         mutating func write(_ bytes: UnsafeRawBufferPointer) throws(StorageError) {
             try checkOpen()
             if let broken { throw broken }
+            // The write may overwrite padding that the reader's window holds.
+            reader.dropWindow()
             let descriptor = self.descriptor
             let start = end
             let dataEnd = start + Int64(bytes.count)

@@ -376,6 +376,16 @@ package struct JSONScanner {
     package mutating func string() throws(Failure) -> String {
         guard consume(UInt8(ascii: "\"")) else { throw fail() }
         let start = position
+        // Fast path: no backslash before the first quote (two `memchr`s).
+        if let base = bytes.baseAddress, position < end,
+            let quote = memchr(base + position, Int32(UInt8(ascii: "\"")), end - position)
+        {
+            let closing = base.distance(to: UnsafeRawPointer(quote))
+            if memchr(base + start, Int32(UInt8(ascii: "\\")), closing - start) == nil {
+                position = closing + 1
+                return String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<closing]), as: UTF8.self)
+            }
+        }
         while position < end {
             let byte = bytes[position]
             if byte == UInt8(ascii: "\"") {
@@ -592,19 +602,142 @@ extension JSONScanner {
         switch byte {
         case UInt8(ascii: "\""):
             position += 1
-            while position < end {
-                let next = bytes[position]
-                if next == UInt8(ascii: "\"") {
-                    position += 1
+            // The closing quote is the first quote not escaped, that is not after an odd run of backslashes:
+            // found with `memchr` rather than a loop over every byte.
+            guard let base = bytes.baseAddress else { throw Failure(position: position) }
+            let first = position
+            var from = position
+            while from < end, let quote = memchr(base + from, Int32(UInt8(ascii: "\"")), end - from) {
+                let closing = base.distance(to: UnsafeRawPointer(quote))
+                var before = closing
+                while before > first, bytes[before - 1] == UInt8(ascii: "\\") { before -= 1 }
+                if (closing - before) % 2 == 0 {
+                    position = closing + 1
                     return .string
                 }
-                position += next == UInt8(ascii: "\\") ? 2 : 1
+                from = closing + 1
             }
+            position = end
             throw Failure(position: position)
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
             return scanNumber() ? .double : .int
         default:
             return try value().type
         }
+    }
+}
+
+/// A filter tested on a record's JSON bytes (the form ``LogEncoder/record(_:)`` writes), decoding only the
+/// columns it names and skipping the rest: a scan then makes no `Record` for a row that does not match.
+package struct RawFilter {
+    package let predicate: Predicate
+    private let names: [String]
+    private let keys: [[UInt8]]
+
+    package init(_ predicate: Predicate) {
+        self.predicate = predicate
+        var names: [String] = []
+        for column in predicate.columns where !names.contains(column) { names.append(column) }
+        self.names = names
+        self.keys = names.map { Array($0.utf8) }
+    }
+
+    /// Whether the record in `bytes` satisfies the predicate, as ``Predicate/matches(_:)-(Record)`` would on
+    /// the decoded record.
+    package func matches(_ bytes: UnsafeRawBufferPointer) throws(JSONScanner.Failure) -> Bool {
+        let result = withUnsafeTemporaryAllocation(of: Value.self, capacity: max(1, names.count)) {
+            values -> Result<Bool, JSONScanner.Failure> in
+            values.initialize(repeating: .null)
+            defer { values.deinitialize() }
+            var scanner = JSONScanner(bytes)
+            do throws(JSONScanner.Failure) {
+                try scanner.fields(keys: keys, names: names, into: values)
+            } catch {
+                return .failure(error)
+            }
+            return .success(
+                predicate.matches { column in
+                    names.firstIndex(of: column).map { values[$0] } ?? .null
+                })
+        }
+        return try result.get()
+    }
+}
+
+extension JSONScanner {
+    /// Reads an object, decoding the values of the keys in `keys` (the UTF-8 of `names`) into `values` at the
+    /// same position and skipping every other value. A key given more than once keeps its last value, as in
+    /// ``record()``.
+    mutating func fields(
+        keys: [[UInt8]], names: [String], into values: UnsafeMutableBufferPointer<Value>
+    ) throws(Failure) {
+        skipSpace()
+        guard consume(UInt8(ascii: "{")) else { throw Failure(position: position) }
+        skipSpace()
+        if consume(UInt8(ascii: "}")) { return }
+        while true {
+            skipSpace()
+            let slot = try keySlot(keys: keys, names: names)
+            skipSpace()
+            guard consume(UInt8(ascii: ":")) else { throw Failure(position: position) }
+            skipSpace()
+            if slot >= 0 {
+                values[slot] = try value()
+            } else {
+                try skipField()
+            }
+            skipSpace()
+            if consume(UInt8(ascii: "}")) { return }
+            guard consume(UInt8(ascii: ",")) else { throw Failure(position: position) }
+        }
+    }
+
+    /// Skips a value without telling its type: like ``skipValue()``, but a tagged value (`{"$date":…}`) is
+    /// skipped to its closing brace rather than decoded.
+    private mutating func skipField() throws(Failure) {
+        guard peek == UInt8(ascii: "{") else {
+            _ = try skipValue()
+            return
+        }
+        position += 1
+        while position < end {
+            skipSpace()
+            guard let byte = peek else { break }
+            if byte == UInt8(ascii: "}") {
+                position += 1
+                return
+            }
+            if byte == UInt8(ascii: "\"") {
+                _ = try skipValue()
+            } else {
+                position += 1
+            }
+        }
+        throw Failure(position: position)
+    }
+
+    /// Consumes an object's key; returns its position in `keys`, or -1.
+    private mutating func keySlot(keys: [[UInt8]], names: [String]) throws(Failure) -> Int {
+        let quote = position
+        guard consume(UInt8(ascii: "\"")) else { throw Failure(position: position) }
+        let start = position
+        while position < end {
+            let byte = bytes[position]
+            if byte == UInt8(ascii: "\"") { break }
+            if byte == UInt8(ascii: "\\") {
+                // An escaped key (rare): decode it and compare it as a string.
+                position = quote
+                let key = try string()
+                return names.firstIndex(of: key) ?? -1
+            }
+            position += 1
+        }
+        guard position < end else { throw Failure(position: position) }
+        let key = UnsafeRawBufferPointer(rebasing: bytes[start..<position])
+        position += 1
+        for (slot, candidate) in keys.enumerated() where candidate.count == key.count {
+            if candidate.withUnsafeBytes({ $0.elementsEqual(key) }) { return slot }
+        }
+        return -1
     }
 }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A condition on a record's columns, built with ``Column`` and the usual operators.
 ///
 /// Equality is null-safe: `Column("x") == nil` matches rows without `x`, and `Column("x") != 5` matches them
@@ -53,6 +55,29 @@ public indirect enum Predicate: Sendable, Hashable {
         return Value.compare(lhs, rhs) == 0
     }
 
+    /// Whether `text`'s UTF-8 holds `needle`'s (a byte search: the standard library's generic
+    /// `firstRange(of:)` spent more time looking up generic metadata than searching).
+    package static func contains(_ text: String, _ needle: String) -> Bool {
+        if needle.isEmpty { return true }
+        var text = text
+        var needle = needle
+        return text.withUTF8 { haystack in
+            needle.withUTF8 { needle in
+                guard needle.count <= haystack.count, let base = haystack.baseAddress else { return false }
+                let first = needle[0]
+                let last = haystack.count - needle.count
+                var index = 0
+                while index <= last {
+                    guard let found = memchr(base + index, Int32(first), last - index + 1) else { return false }
+                    index = base.distance(to: found.assumingMemoryBound(to: UInt8.self))
+                    if memcmp(base + index, needle.baseAddress!, needle.count) == 0 { return true }
+                    index += 1
+                }
+                return false
+            }
+        }
+    }
+
     /// Whether `record` satisfies the predicate (the semantics every store shares).
     package func matches(_ record: Record) -> Bool {
         matches { record[$0] ?? .null }
@@ -82,7 +107,7 @@ public indirect enum Predicate: Sendable, Hashable {
             return values.contains { !$0.isNull && Value.compare(stored, $0) == 0 }
         case .contains(let column, let needle):
             guard case .string(let text) = value(column) else { return false }
-            return needle.isEmpty || text.utf8.firstRange(of: needle.utf8) != nil
+            return Self.contains(text, needle)
         case .hasPrefix(let column, let prefix):
             guard case .string(let text) = value(column) else { return false }
             return text.utf8.starts(with: prefix.utf8)

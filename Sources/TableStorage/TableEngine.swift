@@ -102,11 +102,12 @@ package struct TableEngine<Payload: Sendable>: Sendable {
 
     /// Plans an update of the rows a query selects.
     package func planUpdate(
-        _ query: Query, changes: [String: Value], load: (Payload) throws -> Record
+        _ query: Query, changes: [String: Value], load: (Payload) throws -> Record,
+        test: (Payload) throws -> Bool? = { _ in nil }
     ) throws -> (changes: [TableChange], schema: TableSchema) {
         var schema = self.schema
         for (column, value) in changes { try schema.admit(value, in: column, row: nil) }
-        let selected = try select(query, load: load)
+        let selected = try select(query, load: load, test: test)
         var result: [TableChange] = []
         let key = schema.definition.uniqueKey
         if let key, let newKey = changes[key] {
@@ -132,8 +133,10 @@ package struct TableEngine<Payload: Sendable>: Sendable {
     }
 
     /// Plans a delete of the rows a query selects.
-    package func planDelete(_ query: Query, load: (Payload) throws -> Record) throws -> [TableChange] {
-        try select(query, load: load).map { .delete(row: $0.row) }
+    package func planDelete(
+        _ query: Query, load: (Payload) throws -> Record, test: (Payload) throws -> Bool? = { _ in nil }
+    ) throws -> [TableChange] {
+        try select(query, load: load, test: test).map { .delete(row: $0.row) }
     }
 
     // MARK: Applying
@@ -192,7 +195,13 @@ package struct TableEngine<Payload: Sendable>: Sendable {
     // MARK: Reading
 
     /// The rows a query selects, in order, as `(row, record)` (all columns; projection is the caller's).
-    package func select(_ query: Query, load: (Payload) throws -> Record) throws -> [(row: Int, record: Record)] {
+    ///
+    /// `load` reads a row's record. `test` may tell whether a row satisfies the query's filter without loading
+    /// it (a store that can test the stored bytes directly), or return `nil` to have the record loaded and
+    /// tested; rows that fail are never loaded.
+    package func select(
+        _ query: Query, load: (Payload) throws -> Record, test: (Payload) throws -> Bool? = { _ in nil }
+    ) throws -> [(row: Int, record: Record)] {
         try schema.validate(query)
         let limit = query.take.map { query.skip + $0 } ?? Int.max
         if limit == 0 { return [] }
@@ -201,16 +210,15 @@ package struct TableEngine<Payload: Sendable>: Sendable {
         let filterRange = query.filter.flatMap(indexRange)
         let preferFilter = filterRange.map { query.take == nil || $0.positions.count <= 64 * limit } ?? false
         if !preferFilter, let first = query.order.first, let index = indexes[first.column] {
-            result = try walk(index, ascending: first.ascending, query: query, limit: limit, load: load)
+            result = try walk(index, ascending: first.ascending, query: query, limit: limit, load: load, test: test)
         } else {
             result = []
             for row in try candidateRows(query.filter) {
-                guard let payload = slots[row] else { continue }
-                let record = try load(payload)
-                if query.filter?.matches(record) ?? true {
-                    result.append((row, record))
-                    if query.order.isEmpty, result.count >= limit { break }
-                }
+                guard let payload = slots[row],
+                    let record = try matching(payload, query.filter, load: load, test: test)
+                else { continue }
+                result.append((row, record))
+                if query.order.isEmpty, result.count >= limit { break }
             }
             if !query.order.isEmpty { result.sort { Self.precedes($0, $1, order: query.order) } }
         }
@@ -220,15 +228,27 @@ package struct TableEngine<Payload: Sendable>: Sendable {
     }
 
     /// The number of rows a query's filter matches.
-    package func count(_ query: Query, load: (Payload) throws -> Record) throws -> Int {
+    package func count(
+        _ query: Query, load: (Payload) throws -> Record, test: (Payload) throws -> Bool? = { _ in nil }
+    ) throws -> Int {
         try schema.validate(query)
         guard let filter = query.filter else { return liveCount }
         var total = 0
         for row in try candidateRows(filter) {
             guard let payload = slots[row] else { continue }
-            if filter.matches(try load(payload)) { total += 1 }
+            if try test(payload) ?? filter.matches(try load(payload)) { total += 1 }
         }
         return total
+    }
+
+    /// A row's record if it satisfies `filter` (tested by `test` before loading, when given).
+    private func matching(
+        _ payload: Payload, _ filter: Predicate?, load: (Payload) throws -> Record, test: (Payload) throws -> Bool?
+    ) throws -> Record? {
+        guard let filter else { return try load(payload) }
+        if let verdict = try test(payload) { return verdict ? try load(payload) : nil }
+        let record = try load(payload)
+        return filter.matches(record) ? record : nil
     }
 
     /// The newest row by an indexed column.
@@ -272,7 +292,8 @@ package struct TableEngine<Payload: Sendable>: Sendable {
 
     /// Walks an index in order, sorting runs of equal values by the remaining keys, until `limit` rows match.
     private func walk(
-        _ index: SortedIndex, ascending: Bool, query: Query, limit: Int, load: (Payload) throws -> Record
+        _ index: SortedIndex, ascending: Bool, query: Query, limit: Int, load: (Payload) throws -> Record,
+        test: (Payload) throws -> Bool?
     ) throws -> [(row: Int, record: Record)] {
         var result: [(row: Int, record: Record)] = []
         let entries = index.entries
@@ -286,9 +307,10 @@ package struct TableEngine<Payload: Sendable>: Sendable {
             while position >= 0, position < entries.count, Value.compare(entries[position].value, value) == 0 {
                 let row = entries[position].row
                 position += step
-                guard let payload = slots[row] else { continue }
-                let record = try load(payload)
-                if query.filter?.matches(record) ?? true { run.append((row, record)) }
+                guard let payload = slots[row],
+                    let record = try matching(payload, query.filter, load: load, test: test)
+                else { continue }
+                run.append((row, record))
             }
             if run.count > 1 { run.sort { Self.precedes($0, $1, order: rest) } }
             result += run

@@ -8,6 +8,7 @@ let groups: [BenchmarkGroup] = [
     searchBenchmarks,
     storageGroup,
     storageInsertGroup,
+    storageScanGroup,
     cronBenchmarks,
     cronLatenessBenchmarks,
 ]
