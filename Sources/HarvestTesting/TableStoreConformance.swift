@@ -484,6 +484,11 @@ private struct Checker: Sendable {
             "take on an ordered key")
         let top = try await store.read(Query("Updates").orderBy(.descending("twitterId")).take(2))
         try expectEqual(top.map { $0["twitterId"] }, [.int(big + 9), .int(big + 7)], "orderBy(key).take(2)")
+        // A column that first appears after an earlier `newest` is part of the next one's record.
+        let later: Record = ["twitterId": .int(big + 11), "text": "a later column", "isReply": false]
+        _ = try await store.insert([later], into: "Updates", onConflict: .ignore)
+        try expectEqual(
+            try await store.newest(in: "Updates", by: "twitterId"), later, "newest after the table gained columns")
     }
 
     func indexedOrderWithFilter() async throws {

@@ -22,6 +22,9 @@ import TableStorage
 public final class SQLiteTableStore: TableStore, Sendable {
     private let pool: DatabasePool
     private let schemas: Mutex<[String: TableSchema]>
+    /// The text and column order of `newest(in:by:)`'s statement per table and column, made again when the
+    /// table has gained columns (a schema only ever grows).
+    private let newestStatements = Mutex<[NewestKey: NewestStatement]>([:])
     private let logger: Logger
     /// The database file.
     public let path: String
@@ -322,12 +325,16 @@ public final class SQLiteTableStore: TableStore, Sendable {
         guard schema.definition.indexedColumns.contains(column) else {
             throw StorageError(schema.knows(column) ? .notIndexed : .unknownColumn, table: table, column: column)
         }
-        let columns = schema.types.keys.sorted()
+        let key = NewestKey(table: table, column: column)
+        let statement: NewestStatement
+        if let cached = newestStatements.withLock({ $0[key] }), cached.columns.count == schema.types.count {
+            statement = cached
+        } else {
+            statement = NewestStatement(table: table, column: column, columns: schema.types.keys.sorted())
+            newestStatements.withLock { $0[key] = statement }
+        }
+        let (sql, columns) = (statement.sql, statement.columns)
         guard !columns.isEmpty else { return nil }
-        let list = columns.map(SQL.quote).joined(separator: ", ")
-        let sql =
-            "SELECT \(list) FROM \(SQL.quote(table)) WHERE \(SQL.quote(column)) IS NOT NULL "
-            + "ORDER BY \(SQL.quote(column)) DESC, _th_rowid DESC LIMIT 1"
         // One statement, which SQLite runs on one snapshot by itself: no transaction around it (GRDB's `read`
         // adds BEGIN and COMMIT, several times the cost of the lookup).
         return try run(table: table) {
@@ -340,5 +347,25 @@ public final class SQLiteTableStore: TableStore, Sendable {
                 }
             }
         }
+    }
+}
+
+/// A table and column that `newest(in:by:)` was asked for.
+private struct NewestKey: Hashable {
+    var table: String
+    var column: String
+}
+
+/// The statement of `newest(in:by:)`: every column, in this order, of the row with the greatest value.
+private struct NewestStatement {
+    var sql: String
+    var columns: [String]
+
+    init(table: String, column: String, columns: [String]) {
+        self.columns = columns
+        let list = columns.map(SQL.quote).joined(separator: ", ")
+        sql =
+            "SELECT \(list) FROM \(SQL.quote(table)) WHERE \(SQL.quote(column)) IS NOT NULL "
+            + "ORDER BY \(SQL.quote(column)) DESC, _th_rowid DESC LIMIT 1"
     }
 }
