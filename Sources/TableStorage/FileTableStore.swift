@@ -1,6 +1,5 @@
 import Foundation
 import Logging
-import Synchronization
 
 /// A ``TableStore`` in a directory: a human-readable, append-only JSON Lines log that survives `kill -9` and
 /// power loss, with the indexes kept in memory.
@@ -63,7 +62,7 @@ public final class FileTableStore: TableStore, Sendable {
 
     /// The store's directory.
     public let directory: URL
-    private let state: Mutex<State>
+    private let state: Locked<State>
     private let logger: Logger
 
     /// Opens the store in `directory`, creating the directory and an empty log if needed, and replays the log.
@@ -75,7 +74,7 @@ public final class FileTableStore: TableStore, Sendable {
         self.directory = directory
         self.logger = logger
         let opened = try State.open(directory: directory.path, configuration: configuration, logger: logger)
-        self.state = Mutex(opened)
+        self.state = Locked(opened)
     }
 
     deinit {

@@ -1,7 +1,6 @@
 import Foundation
 import GRDB
 import Logging
-import Synchronization
 import TableStorage
 
 /// A `TableStore` in one SQLite database, on GRDB.
@@ -21,10 +20,10 @@ import TableStorage
 /// ```
 public final class SQLiteTableStore: TableStore, Sendable {
     private let pool: DatabasePool
-    private let schemas: Mutex<[String: TableSchema]>
+    private let schemas: Locked<[String: TableSchema]>
     /// The text and column order of `newest(in:by:)`'s statement per table and column, made again when the
     /// table has gained columns (a schema only ever grows).
-    private let newestStatements = Mutex<[NewestKey: NewestStatement]>([:])
+    private let newestStatements = Locked<[NewestKey: NewestStatement]>([:])
     private let logger: Logger
     /// The database file.
     public let path: String
@@ -60,7 +59,7 @@ public final class SQLiteTableStore: TableStore, Sendable {
                 }
                 return result
             }
-            schemas = Mutex(loaded)
+            schemas = Locked(loaded)
         } catch {
             throw Self.storageError(error, file: path)
         }
