@@ -25,7 +25,7 @@ struct HarvestOverHTTPTests {
         let routes = [
             DemoOverHTTP.route("/2/tweets/search/recent", demo), DemoOverHTTP.route("/1.1/search/tweets.json", demo),
         ]
-        try await TestHTTPServer.withServer(routes, idleLimit: 20) { server in
+        try await TestHTTPServer.withServer(routes, idleLimit: 120) { server in
             var settings = HarvestSettings.demo
             settings.api = api
             settings.baseURL = server.baseURL

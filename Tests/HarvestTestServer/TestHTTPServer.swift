@@ -125,8 +125,8 @@ public final class TestHTTPServer: Sendable {
     ///
     /// - Parameters:
     ///   - routes: The routes; a request matching none gets `404`.
-    ///   - idleLimit: Seconds without a request after which the server stops. The default is 30.
-    public init(routes: [Route], idleLimit: TimeInterval = 30) throws {
+    ///   - idleLimit: Seconds without a request after which the server stops. The default is 120.
+    public init(routes: [Route], idleLimit: TimeInterval = 120) throws {
         self.routes = routes
         self.idleLimit = idleLimit
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -160,10 +160,10 @@ public final class TestHTTPServer: Sendable {
     ///
     /// - Parameters:
     ///   - routes: The routes; a request matching none gets `404`.
-    ///   - idleLimit: Seconds without a request after which the server stops anyway. The default is 30.
+    ///   - idleLimit: Seconds without a request after which the server stops anyway. The default is 120.
     ///   - body: The test, given the server.
     public static func withServer<T>(
-        _ routes: [Route], idleLimit: TimeInterval = 30, body: (TestHTTPServer) async throws -> T
+        _ routes: [Route], idleLimit: TimeInterval = 120, body: (TestHTTPServer) async throws -> T
     ) async throws -> T {
         let server = try TestHTTPServer(routes: routes, idleLimit: idleLimit)
         defer { server.stop() }
