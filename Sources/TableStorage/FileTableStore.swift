@@ -137,9 +137,8 @@ public final class FileTableStore: TableStore, Sendable {
     /// See ``TableStore/delete(_:)``.
     public func delete(_ query: Query) async throws -> Int {
         try state.withLock { state throws(StorageError) in
-            let schema = try state.engine(query.table).schema
-            let changes = try state.scan(query) { engine, load, test in
-                try engine.planDelete(query, load: load, test: test)
+            let (changes, schema) = try state.scan(query) { engine, load, test in
+                (try engine.planDelete(query, load: load, test: test), engine.schema)
             }
             try state.commit(changes, in: query.table, schema: schema)
             return changes.count
@@ -270,12 +269,14 @@ struct LogReader {
         windowCount = read
     }
 
-    /// Whether the record at `location` satisfies `filter`, tested on its bytes without making its record.
-    mutating func matches(_ location: Location, _ filter: RawFilter) throws(StorageError) -> Bool {
+    /// Parses the record at `location` with `parse`; a parse failure is damage at its byte in the file.
+    private mutating func parse<T>(
+        _ location: Location, _ parse: (UnsafeRawBufferPointer) throws(JSONScanner.Failure) -> T
+    ) throws(StorageError) -> T {
         let path = path
-        return try withBytes(location) { bytes -> Result<Bool, StorageError> in
+        return try withBytes(location) { bytes -> Result<T, StorageError> in
             do throws(JSONScanner.Failure) {
-                return .success(try filter.matches(bytes))
+                return .success(try parse(bytes))
             } catch {
                 return .failure(
                     StorageError(
@@ -285,6 +286,11 @@ struct LogReader {
         }
     }
 
+    /// Whether the record at `location` satisfies `filter`, tested on its bytes without making its record.
+    mutating func matches(_ location: Location, _ filter: RawFilter) throws(StorageError) -> Bool {
+        try parse(location) { bytes throws(JSONScanner.Failure) in try filter.matches(bytes) }
+    }
+
     /// The raw bytes of a record.
     mutating func bytes(_ location: Location) throws(StorageError) -> [UInt8] {
         try withBytes(location) { .success(Array($0)) }
@@ -292,17 +298,9 @@ struct LogReader {
 
     mutating func load(_ location: Location) throws(StorageError) -> Record {
         if let cached = cache[location.offset] { return cached }
-        let path = path
-        let record = try withBytes(location) { bytes -> Result<Record, StorageError> in
+        let record = try parse(location) { bytes throws(JSONScanner.Failure) in
             var scanner = JSONScanner(bytes)
-            do throws(JSONScanner.Failure) {
-                return .success(try scanner.record())
-            } catch {
-                return .failure(
-                    StorageError(
-                        .malformedStore, file: path, offset: location.offset + Int64(error.position),
-                        message: "unreadable record"))
-            }
+            return try scanner.record()
         }
         // A record read in a run of nearby reads (a scan) is not kept: the scan would evict the records that
         // are read again and again (the newest rows) for rows it will not come back to.

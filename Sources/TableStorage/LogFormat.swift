@@ -630,7 +630,7 @@ extension JSONScanner {
 /// A filter tested on a record's JSON bytes (the form ``LogEncoder/record(_:)`` writes), decoding only the
 /// columns it names and skipping the rest: a scan then makes no `Record` for a row that does not match.
 package struct RawFilter {
-    package let predicate: Predicate
+    private let predicate: Predicate
     private let names: [String]
     private let keys: [[UInt8]]
 
