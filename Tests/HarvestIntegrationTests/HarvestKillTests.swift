@@ -68,11 +68,11 @@ struct HarvestKillTests {
                     store: "\(kind.rawValue):\(storePath)", server: server.baseURL, quiet: true)
                 let measure = attempt % 8 == 7
                 if !measure { usleep(UInt32.random(in: 0...UInt32(runLength), using: &random)) }
-                if !measure, child.kill() {
+                let wasKilled = !measure && child.kill()
+                child.wait()
+                if wasKilled {
                     killed += 1
-                    child.wait()
                 } else {
-                    child.wait()
                     let lasted = (ContinuousClock.now - started).components
                     runLength = max(
                         20_000, Int(lasted.seconds) * 1_000_000 + Int(lasted.attoseconds / 1_000_000_000_000))
@@ -139,9 +139,7 @@ struct HarvestKillTests {
 /// A running `harvest once` against the test server, with a bearer token in its environment.
 ///
 /// Its standard error goes to a file rather than a pipe: the test process then holds no pipe descriptors and no
-/// dispatch sources on them across hundreds of kills, one less way for a descriptor number to be closed twice
-/// and reused. (One soak, before the server reported why it stopped, saw connections to it refused partway
-/// through; the cause is unknown.)
+/// dispatch sources on them across hundreds of kills.
 private final class HarvestProcess: @unchecked Sendable {
     // @unchecked: used from one test at a time.
     private let process = Process()
