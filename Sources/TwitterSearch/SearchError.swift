@@ -12,6 +12,7 @@ public struct SearchError: Error, Hashable, Sendable, CustomStringConvertible {
         private enum Kind: String, Hashable, Sendable {
             case unauthorized, forbidden, notFound, badRequest, rateLimited, staleSinceID, serverError
             case transport, undecodableBody, insecureURL, invalidQuery, tokenExchange, signing, unexpectedStatus
+            case timedOut, responseTooLarge, redirectRefused, notAPage, invalidTweetID, repeatedCursor, pageLimit
         }
         private let kind: Kind
         private init(_ kind: Kind) { self.kind = kind }
@@ -48,6 +49,25 @@ public struct SearchError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let signing = Code(.signing)
         /// A status the client has no meaning for (3xx, other 4xx).
         public static let unexpectedStatus = Code(.unexpectedStatus)
+        /// No complete response arrived within a deadline (connect, first byte, whole body, or the whole run),
+        /// after the retry budget ran out.
+        public static let timedOut = Code(.timedOut)
+        /// The response body, or its decompressed form, is larger than the transport's size cap.
+        public static let responseTooLarge = Code(.responseTooLarge)
+        /// A redirect was not followed: it pointed to another scheme, host or port (credentials never leave their
+        /// origin), or there were too many.
+        public static let redirectRefused = Code(.redirectRefused)
+        /// A success status whose reply is not a search page: a status other than 200, a content type that is
+        /// not JSON (such as a proxy's `text/html` login page), or more tweets than `max_results` allows.
+        public static let notAPage = Code(.notAPage)
+        /// A page holds a tweet id outside `1...2^63−1`, or one whose embedded creation time lies well after the
+        /// tweet's `created_at`; the page is refused whole and nothing of it is stored.
+        public static let invalidTweetID = Code(.invalidTweetID)
+        /// The API sent a pagination cursor (`next_token` or `max_id`) the walk had already followed: following it
+        /// would page forever.
+        public static let repeatedCursor = Code(.repeatedCursor)
+        /// The walk reached its page limit for one run (`SearchClient.Configuration.maxPagesPerWalk`).
+        public static let pageLimit = Code(.pageLimit)
 
         /// The code's name, such as `staleSinceID`.
         public var description: String { kind.rawValue }
