@@ -8,11 +8,15 @@ import TwitterSearch
 /// The demo search API behind the test server: requests arrive over HTTP and are answered as the real API
 /// would at the demo clock's time.
 enum DemoOverHTTP {
-    /// A route that answers `method path` from `demo`, after `delay` (called per request, in microseconds).
+    /// A route that answers `GET path` from `demo`, after `delay` (called per request, in microseconds).
+    ///
+    /// With a `hold`, every request passes it first: the armed one waits there until the test releases it.
     static func route(
-        _ path: String, _ demo: DemoTransport, delay: @escaping @Sendable () -> UInt32 = { 0 }
+        _ path: String, _ demo: DemoTransport, hold: RequestHold? = nil,
+        delay: @escaping @Sendable () -> UInt32 = { 0 }
     ) -> TestHTTPServer.Route {
         TestHTTPServer.Route("GET", path) { request in
+            hold?.pass(request)
             let pause = delay()
             if pause > 0 { usleep(pause) }
             return answer(request, from: demo)
