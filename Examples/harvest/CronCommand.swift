@@ -34,7 +34,7 @@ struct CronCommand: AsyncParsableCommand {
             do {
                 for line in try fireTimes() { print(line) }
             } catch {
-                FileHandle.standardError.write(Data("harvest cron next: \(error)\n".utf8))
+                printError("harvest cron next: \(error)")
                 throw ExitCode.failure
             }
         }
@@ -87,7 +87,9 @@ enum ISO8601Text {
     }
 
     /// Reads `2026-03-29T00:00:00Z`, `…+02:00`, fractional seconds, or a local time without offset in `zone`.
+    /// An offset must be a real one: at most 18 hours (as `TimeZone` takes them) and under 60 minutes.
     static func date(from text: String, in zone: TimeZone) -> Date? {
+        guard hasValidOffset(text) else { return nil }
         let withOffset = ISO8601DateFormatter()
         if let date = withOffset.date(from: text) { return date }
         withOffset.formatOptions.insert(.withFractionalSeconds)
@@ -101,6 +103,20 @@ enum ISO8601Text {
             if let date = local.date(from: text) { return date }
         }
         return nil
+    }
+
+    /// Whether the offset after the time, if any (`+02:00`, `-0530`, `+05`), is within ±18:00 with minutes
+    /// under 60. Foundation's parser reads `+25:00` as a date 25 hours off.
+    private static func hasValidOffset(_ text: String) -> Bool {
+        guard let time = text.firstIndex(of: "T"),
+            let sign = text[time...].lastIndex(where: { $0 == "+" || $0 == "-" })
+        else { return true }
+        let digits = text[text.index(after: sign)...].filter { $0 != ":" }
+        guard digits.count == 2 || digits.count == 4, digits.allSatisfy({ $0.isASCII && $0.isNumber }),
+            let hours = Int(digits.prefix(2)),
+            let minutes = Int(digits.dropFirst(2).isEmpty ? "0" : digits.dropFirst(2))
+        else { return false }
+        return hours * 60 + minutes <= 18 * 60 && minutes < 60
     }
 }
 

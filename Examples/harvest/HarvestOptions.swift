@@ -31,11 +31,7 @@ struct HarvestOptions: ParsableArguments {
         guard let version = APIVersion(rawValue: api) else {
             throw UsageError("unknown API version \"\(api)\": use v2 or v1.1")
         }
-        guard let base = URL(string: apiBase), let scheme = base.scheme, ["http", "https"].contains(scheme),
-            base.host != nil
-        else {
-            throw UsageError("bad --api-base \"\(apiBase)\": use an http or https URL such as https://api.twitter.com")
-        }
+        let base = try InputText.apiBase(apiBase)
         var settings: HarvestSettings
         let transport: any HTTPTransport
         if demo {
@@ -62,7 +58,8 @@ struct HarvestOptions: ParsableArguments {
     }
 }
 
-/// Runs a subcommand body; a ``UsageError`` or any other error becomes one line on standard error and exit 1.
+/// Runs a subcommand body; a ``UsageError`` or any other error becomes one line on standard error (control
+/// characters escaped) and exit 1.
 func reportingErrors(_ command: String, _ body: () async throws -> Void) async throws {
     do {
         try await body()

@@ -35,7 +35,8 @@ struct LoggingOptions: ParsableArguments {
     }
 }
 
-/// Writes one line to standard error, as every subcommand reports bad input.
+/// Writes one line to standard error, as every subcommand reports bad input: control characters in `line` (a
+/// newline in an echoed argument, say) are escaped, so it stays one line.
 func printError(_ line: String) {
-    FileHandle.standardError.write(Data((line + "\n").utf8))
+    FileHandle.standardError.write(Data((InputText.escaped(line) + "\n").utf8))
 }

@@ -76,7 +76,11 @@ struct RunCommand: AsyncParsableCommand {
             }
         }
         if every == nil && !options.demo { return HarvestSettings.hourly }
-        return ScheduleText.every(try DurationText(parsing: every ?? "30s"), from: now)
+        do {
+            return ScheduleText.every(try DurationText(parsing: every ?? "30s"), from: now)
+        } catch {
+            throw UsageError("--every: \(error)")
+        }
     }
 }
 

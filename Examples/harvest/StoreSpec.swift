@@ -46,9 +46,26 @@ enum StoreSpec: Equatable, CustomStringConvertible {
     }
 }
 
-/// `DUR`: a whole number and a unit, `30s`, `15m`, `1h` or `1d`.
+/// `DUR`: a whole number and a unit, `30s`, `15m`, `1h` or `1d`, at most ``maximumDays`` days.
 struct DurationText: Equatable {
-    enum Unit: Character { case seconds = "s", minutes = "m", hours = "h", days = "d" }
+    enum Unit: Character {
+        case seconds = "s", minutes = "m", hours = "h", days = "d"
+
+        /// Seconds in one of this unit.
+        var seconds: Int {
+            switch self {
+            case .seconds: 1
+            case .minutes: 60
+            case .hours: 3600
+            case .days: 86_400
+            }
+        }
+    }
+
+    /// The longest duration accepted, ten years of 365 days: 3650d, 87600h, 5256000m or 315360000s. Longer ones
+    /// are refused rather than handed to a scheduler and clock that would overflow on them.
+    static let maximumDays = 3650
+
     var count: Int
     var unit: Unit
 
@@ -56,6 +73,11 @@ struct DurationText: Equatable {
         guard let last = text.last, let unit = Unit(rawValue: last), let count = Int(text.dropLast()), count > 0 else {
             throw UsageError(
                 "bad duration \"\(text)\": use a positive whole number and a unit, such as 30s, 15m, 1h or 1d")
+        }
+        let limit = Self.maximumDays * 86_400 / unit.seconds
+        guard count <= limit else {
+            throw UsageError(
+                "bad duration \"\(text)\": at most ten years, that is 3650d, 87600h, 5256000m or 315360000s")
         }
         self.count = count
         self.unit = unit

@@ -82,7 +82,7 @@ public struct CronError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let emptyField = Code(kind: .emptyField)
         /// A number is outside the field's range.
         public static let outOfRange = Code(kind: .outOfRange)
-        /// A step (`/n`) is zero or missing.
+        /// A step (`/n`) is zero, missing, or larger than 59 (the largest value of any field).
         public static let badStep = Code(kind: .badStep)
         /// A range runs backwards, such as `5-1`.
         public static let reversedRange = Code(kind: .reversedRange)

@@ -129,14 +129,18 @@ struct FieldScanner {
         if current == "/" {
             index += 1
             let stepStart = index
-            guard let number = parseNumber() else {
+            guard let (number, digits) = parseNumber() else {
                 if current == nil || current == "," {
                     throw error(.badStep, at: stepStart, "missing step after \"/\"")
                 }
                 throw unexpected()
             }
-            // Like croniter, a step larger than the range is accepted: it selects the range's first value.
             guard number >= 1 else { throw error(.badStep, at: stepStart, "step 0 is not allowed") }
+            // Like croniter, a step larger than the range is accepted: it selects the range's first value. But
+            // not beyond 59, the largest value of any field: such a step is a typo, not a schedule.
+            guard number <= Self.largestStep else {
+                throw error(.badStep, at: stepStart, "step \(digits) is out of range 1–\(Self.largestStep)")
+            }
             step = number
         }
         var bits: UInt64 = 0
@@ -147,11 +151,11 @@ struct FieldScanner {
     /// A number or a name, checked against the field's range.
     private mutating func parseValue() throws(CronError) -> Int {
         let start = index
-        if let number = parseNumber() {
+        if let (number, digits) = parseNumber() {
             guard number >= field.lowerBound, number <= field.upperBound else {
                 throw error(
                     .outOfRange, at: start,
-                    "\(number) is out of range \(field.lowerBound)–\(field.upperBound)")
+                    "\(digits) is out of range \(field.lowerBound)–\(field.upperBound)")
             }
             return number
         }
@@ -175,13 +179,19 @@ struct FieldScanner {
         return position + field.lowerBound
     }
 
-    /// Digits, or `nil` when there are none; absurdly long numbers are capped so they report out of range.
-    private mutating func parseNumber() -> Int? {
+    /// The largest step (`/n`) accepted in any field.
+    static let largestStep = 59
+
+    /// Digits and their value, or `nil` when there are none; absurdly long numbers are capped at 1,000,000 (so
+    /// they report out of range), and `digits` keeps them as written for the message.
+    private mutating func parseNumber() -> (value: Int, digits: String)? {
         var value: Int?
+        var digits = ""
         while let character = current, let digit = character.wholeNumberValue, character.isASCII {
             value = min((value ?? 0) * 10 + digit, 1_000_000)
+            digits.append(character)
             index += 1
         }
-        return value
+        return value.map { ($0, digits) }
     }
 }

@@ -61,31 +61,41 @@ public enum Schedule: Sendable, Hashable, CustomStringConvertible {
             return "every \(count) \(name)\(count == 1 ? "" : "s")\(zone)"
         }
 
-        /// The `index`-th fire time after `start` (index 0 is `start`).
-        func occurrence(_ index: Int, from start: Date) -> Date? {
+        /// About how many seconds one unit lasts (a month as 31 days).
+        private var unitSeconds: Double {
             switch unit {
-            case .second: return start.addingTimeInterval(Double(index) * Double(count))
-            case .minute: return start.addingTimeInterval(Double(index) * Double(count) * 60)
-            case .hour: return start.addingTimeInterval(Double(index) * Double(count) * 3600)
+            case .second: 1
+            case .minute: 60
+            case .hour: 3600
+            case .day: 86_400
+            case .month: 31 * 86_400
+            }
+        }
+
+        /// How far from its start a schedule may reach, about 3,000 years: occurrences further out are `nil` (the
+        /// schedule does not fire again) rather than dates no calendar or timer can represent.
+        static let reach: TimeInterval = 1e11
+
+        /// The `index`-th fire time after `start` (index 0 is `start`), or `nil` beyond ``reach``.
+        func occurrence(_ index: Int, from start: Date) -> Date? {
+            let offset = Double(index) * Double(count) * unitSeconds
+            guard offset.magnitude < Self.reach else { return nil }
+            switch unit {
+            case .second, .minute, .hour: return start.addingTimeInterval(offset)
             case .day, .month:
                 var calendar = Calendar(identifier: .gregorian)
                 calendar.timeZone = timeZone
+                // Within the reach, `index * count` is far below `Int.max`.
                 return calendar.date(byAdding: unit == .day ? .day : .month, value: index * count, to: start)
             }
         }
 
         /// A lower bound of the index of the first occurrence after `date`.
         func estimatedIndex(after date: Date, from start: Date) -> Int {
-            let elapsed = date.timeIntervalSince(start)
-            let approximate: Double
-            switch unit {
-            case .second: approximate = elapsed / Double(count)
-            case .minute: approximate = elapsed / (Double(count) * 60)
-            case .hour: approximate = elapsed / (Double(count) * 3600)
-            case .day: approximate = elapsed / (Double(count) * 86_400)
-            case .month: approximate = elapsed / (Double(count) * 31 * 86_400)
-            }
-            return max(0, Int(approximate.rounded(.down)) - 2)
+            let elapsed = min(date.timeIntervalSince(start), Self.reach)
+            let approximate = elapsed / (Double(count) * unitSeconds)
+            guard approximate.isFinite, approximate > 2 else { return 0 }
+            return Int(approximate.rounded(.down)) - 2
         }
     }
 

@@ -44,7 +44,8 @@ extension WallClock {
 /// Sleeps are computed from the wall-clock distance to the deadline when the sleep starts, with zero
 /// tolerance, so a timer fires as close to its deadline as the operating system allows. Callers that
 /// must never act early (the scheduler) re-read ``now`` after waking, which also covers the wall
-/// clock being stepped while they slept.
+/// clock being stepped while they slept. A distance longer than ``longestTimer`` is slept in timers of at
+/// most that length, each computed afresh, so that any deadline, however far, is a valid timer.
 public struct SystemClock: WallClock {
     /// Creates the system clock.
     public init() {}
@@ -52,13 +53,23 @@ public struct SystemClock: WallClock {
     /// The current time from the operating system.
     public var now: Date { Date() }
 
+    /// The longest single timer ``sleep(until:)`` sets: 30 days. (A timer's length must fit the continuous
+    /// clock's 64-bit seconds; a deadline such as `Date.distantFuture` is slept in several.)
+    public static let longestTimer: Duration = .seconds(30 * 86_400)
+
     /// Sleeps until `deadline` on the system's continuous clock.
     public func sleep(until deadline: Date) async throws {
-        let interval = deadline.timeIntervalSinceNow
+        var interval = deadline.timeIntervalSinceNow
         guard interval > 0 else {
             try Task.checkCancellation()
             return
         }
+        let longest = Self.longestTimer.timeInterval
+        while interval > longest {
+            try await Task.sleep(for: Self.longestTimer, tolerance: .zero, clock: .continuous)
+            interval = deadline.timeIntervalSinceNow
+        }
+        guard interval > 0 else { return }
         try await Task.sleep(for: .seconds(interval), tolerance: .zero, clock: .continuous)
     }
 }

@@ -96,37 +96,43 @@ public struct HarvestSettings: Sendable, CustomStringConvertible {
     ///    `TWITTER_ACCESS_TOKEN_SECRET`: OAuth 1.0a in a user's context;
     /// 3. `TWITTER_CONSUMER_KEY` and `TWITTER_CONSUMER_SECRET` alone: the app-only token exchange.
     ///
-    /// Empty values count as unset.
+    /// Empty values count as unset; white space and line breaks around a value are dropped (a value read from a
+    /// file often ends in a newline), but a value with a control character inside, such as a CR or LF that
+    /// would fold or split the `Authorization` header, is refused.
     ///
     /// - Parameter environment: The variables to read. The default is the process's environment.
     /// - Returns: The settings.
     /// - Throws: ``HarvestError`` with code ``HarvestError/Code/missingCredentials`` whose
-    ///   ``HarvestError/variable`` names the variable to set (never its value).
+    ///   ``HarvestError/variable`` names the variable to set, or ``HarvestError/Code/invalidSetting`` naming the
+    ///   variable whose value holds a control character; never the value.
     public static func fromEnvironment(
         _ environment: [String: String] = ProcessInfo.processInfo.environment
     ) throws(HarvestError) -> HarvestSettings {
-        func value(_ name: String) -> String? {
+        func value(_ name: String) throws(HarvestError) -> String? {
             guard let value = environment[name]?.trimmingCharacters(in: .whitespacesAndNewlines), !value.isEmpty
             else { return nil }
+            if Self.hasControlCharacter(value) { throw Self.controlCharacterError(in: name) }
             return value
         }
         typealias Variable = EnvironmentVariable
-        if let bearer = value(Variable.bearerToken) {
+        if let bearer = try value(Variable.bearerToken) {
             return HarvestSettings(credentials: .bearer(BearerCredentials(token: Secret(bearer))))
         }
-        guard let key = value(Variable.consumerKey) else {
+        guard let key = try value(Variable.consumerKey) else {
             throw HarvestError(
                 .missingCredentials, variable: Variable.bearerToken,
                 message: "no Twitter credentials: set \(Variable.bearerToken), or \(Variable.consumerKey) and "
                     + "\(Variable.consumerSecret) (with \(Variable.accessToken) and \(Variable.accessTokenSecret) "
                     + "for user context)")
         }
-        guard let secret = value(Variable.consumerSecret) else {
+        guard let secret = try value(Variable.consumerSecret) else {
             throw HarvestError(
                 .missingCredentials, variable: Variable.consumerSecret,
                 message: "\(Variable.consumerKey) is set but \(Variable.consumerSecret) is not: set it too")
         }
-        switch (value(Variable.accessToken), value(Variable.accessTokenSecret)) {
+        let token = try value(Variable.accessToken)
+        let tokenSecret = try value(Variable.accessTokenSecret)
+        switch (token, tokenSecret) {
         case (let token?, let tokenSecret?):
             let credentials = OAuth1Credentials(
                 consumerKey: key, consumerSecret: Secret(secret), token: token, tokenSecret: Secret(tokenSecret))
@@ -146,8 +152,15 @@ public struct HarvestSettings: Sendable, CustomStringConvertible {
 
     /// Checks the settings once, before the first run.
     ///
-    /// - Throws: ``HarvestError`` with code ``HarvestError/Code/invalidSetting`` naming the setting.
+    /// Besides the fields here, it refuses credentials with a control character (CR, LF, NUL, DEL…) in a
+    /// token, key or secret: they would fold or split the `Authorization` header.
+    ///
+    /// - Throws: ``HarvestError`` with code ``HarvestError/Code/invalidSetting`` naming the setting, never a
+    ///   secret's value.
     public func validate() throws(HarvestError) {
+        if let field = credentialWithControlCharacter {
+            throw Self.controlCharacterError(in: field)
+        }
         if query.trimmingCharacters(in: .whitespaces).isEmpty {
             throw HarvestError(.invalidSetting, variable: "query", message: "the search query is empty")
         }
@@ -165,6 +178,36 @@ public struct HarvestSettings: Sendable, CustomStringConvertible {
                 .invalidSetting, variable: "table",
                 message: "table, runsTable and stateTable must be three different non-empty names")
         }
+    }
+
+    /// The name of the first credential field with a control character in it, or `nil`.
+    private var credentialWithControlCharacter: String? {
+        let fields: [(String, String?)]
+        switch credentials {
+        case .bearer(let bearer): fields = [("credentials.token", bearer.token.revealed)]
+        case .oauth1(let oauth):
+            fields = [
+                ("credentials.consumerKey", oauth.consumerKey),
+                ("credentials.consumerSecret", oauth.consumerSecret.revealed),
+                ("credentials.token", oauth.token), ("credentials.tokenSecret", oauth.tokenSecret?.revealed),
+            ]
+        case .appOnly(let key, let secret):
+            fields = [("credentials.consumerKey", key), ("credentials.consumerSecret", secret.revealed)]
+        }
+        return fields.first { $0.1.map(Self.hasControlCharacter) ?? false }?.0
+    }
+
+    /// Whether `text` holds a C0 or C1 control character or DEL.
+    private static func hasControlCharacter(_ text: String) -> Bool {
+        text.unicodeScalars.contains { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) }
+    }
+
+    /// The error for a credential with a control character; it names where, never the value.
+    private static func controlCharacterError(in name: String) -> HarvestError {
+        HarvestError(
+            .invalidSetting, variable: name,
+            message: "\(name) contains a control character (such as CR or LF), which cannot go into an HTTP header: "
+                + "refused (the value is not shown)")
     }
 
     /// A one-line summary: API, base URL, query, table and the kind of credentials; never a secret.

@@ -1,4 +1,5 @@
 import CronScheduler
+import Foundation
 import Testing
 
 @Suite("CronError messages")
@@ -37,6 +38,15 @@ struct CronErrorTests {
             ),
             ("*/0 * * * *", "minute: step 0 is not allowed at column 3 of '*/0 * * * *'"),
             ("*/ * * * *", "minute: missing step after \"/\" at column 3 of '*/ * * * *'"),
+            (
+                "*/99999999999999999999 * * * *",
+                "minute: step 99999999999999999999 is out of range 1–59 at column 3 of '*/99999999999999999999 * * * *'"
+            ),
+            ("0 0 * */60 *", "month: step 60 is out of range 1–59 at column 9 of '0 0 * */60 *'"),
+            (
+                "0 99999999999999999999 * * *",
+                "hour: 99999999999999999999 is out of range 0–23 at column 3 of '0 99999999999999999999 * * *'"
+            ),
             ("0 5-1 * * *", "hour: range 5-1 runs backwards at column 3 of '0 5-1 * * *'"),
             (
                 "0 0 * *",
@@ -96,5 +106,23 @@ struct CronErrorTests {
         #expect(Self.message("0 0 29 2 *") == nil)
         #expect(Self.message("0 0 30 2 MON") == nil)
         #expect(Self.message("0 0 31 2,3 *") == nil)
+    }
+
+    @Test("steps up to 59 are accepted in every field, as croniter accepts steps longer than a field's range")
+    func largestStep() throws {
+        #expect(Self.message("*/59 * * * *") == nil)
+        #expect(Self.message("0 0 * * 5/10") == nil)
+        #expect(Self.code("*/60 * * * *") == .badStep)
+        // A step longer than the range selects its first value only.
+        let expression = try CronExpression("*/59 */59 * * *")
+        let start = Date(timeIntervalSince1970: 1_790_000_000)
+        let fires = Array(expression.fireDates(after: start, in: .gmt).prefix(3))
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = .gmt
+        let minutes = fires.map { calendar.component(.minute, from: $0) }
+        let hours = fires.map { calendar.component(.hour, from: $0) }
+        #expect(fires.count == 3)
+        #expect(Set(minutes).isSubset(of: [0, 59]))
+        #expect(hours.allSatisfy { $0 == 0 })
     }
 }

@@ -82,6 +82,55 @@ struct SettingsAndSecretsTests {
         }
     }
 
+    /// Credentials with a control character inside, and the variable each error must name.
+    private static let folded: [(String, String)] = [
+        ("TWITTER_BEARER_TOKEN", "AAAAbearer0secret0value\r\nX-Injected: 1"),
+        ("TWITTER_BEARER_TOKEN", "AAAAbearer0secret0value\nmore"),
+        ("TWITTER_BEARER_TOKEN", "AAAAbearer0secret0value\u{0}"),
+        ("TWITTER_CONSUMER_SECRET", "kAcSOqF21Fu85e7zjz7ZN2U4ZRhfV3WpwPAoE3Z7kBw\rx"),
+        ("TWITTER_ACCESS_TOKEN_SECRET", "LswwdoUaIvS8ltyTt5jkRh4J50vUPVVHtR2YPi5kE\u{7F}x"),
+        ("TWITTER_ACCESS_TOKEN", "370773112-Gm\tHx"),
+    ]
+
+    @Test(
+        "a credential with CR, LF or another control character inside is refused, naming the variable, not the value",
+        arguments: SettingsAndSecretsTests.folded)
+    func controlCharactersInCredentials(variable: String, value: String) {
+        var environment = variable == "TWITTER_BEARER_TOKEN" ? [:] : Self.secrets
+        environment[variable] = value
+        let error = #expect(throws: HarvestError.self) { try HarvestSettings.fromEnvironment(environment) }
+        #expect(error?.code == .invalidSetting)
+        #expect(error?.variable == variable)
+        let text = error.map { "\($0) \(String(reflecting: $0))" } ?? ""
+        #expect(text.contains(variable))
+        #expect(!Self.containsSecret(text) && !text.contains("370773112"), "secret in: \(text)")
+        #expect(!text.contains("\n") && !text.contains("\r"))
+    }
+
+    @Test("a line break around a credential, as read from a file, is trimmed, not refused")
+    func surroundingLineBreaksAreTrimmed() throws {
+        let settings = try HarvestSettings.fromEnvironment(["TWITTER_BEARER_TOKEN": "AAAAbearer0secret0value\r\n"])
+        guard case .bearer(let bearer) = settings.credentials else {
+            Issue.record("expected bearer credentials")
+            return
+        }
+        #expect(bearer.token == Secret("AAAAbearer0secret0value"))
+    }
+
+    @Test("credentials with a control character built in code are refused by validate, before any request")
+    func controlCharactersInCodeCredentials() {
+        var settings = HarvestSettings.demo
+        settings.credentials = .bearer(BearerCredentials(token: Secret("AAAAbearer0secret0value\r\nX: y")))
+        let error = #expect(throws: HarvestError.self) {
+            _ = try Harvester(settings: settings, store: InMemoryTableStore(), transport: DemoTransport())
+        }
+        #expect(error?.variable == "credentials.token")
+        #expect(error.map { Self.containsSecret("\($0)") } == false)
+        settings.credentials = .oauth1(
+            OAuth1Credentials(consumerKey: "key\n", consumerSecret: Secret("s"), token: "t", tokenSecret: Secret("ts")))
+        #expect { try settings.validate() } throws: { ($0 as? HarvestError)?.variable == "credentials.consumerKey" }
+    }
+
     @Test("settings that cannot work are rejected when the harvester is made, naming the setting")
     func invalidSettings() {
         var settings = HarvestSettings.demo
