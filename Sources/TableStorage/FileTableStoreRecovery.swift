@@ -5,8 +5,8 @@ extension FileTableStore.State {
     /// An operation read from the log whose batch has not reached its commit line yet.
     private enum Pending {
         case table(TableSchema)
-        case put(table: String, row: Int, location: Location, keys: Record)
-        case delete(table: String, row: Int)
+        case put(table: String, row: Int, location: Location, keys: Record, line: Int64)
+        case delete(table: String, row: Int, line: Int64)
     }
 
     /// Where reading the log stopped early, and why.
@@ -94,7 +94,7 @@ extension FileTableStore.State {
                 do {
                     return .success(
                         try parseOperation(
-                            bytes, from: bodyStart, to: bodyEnd, base: base, pending: &pending,
+                            bytes, from: bodyStart, to: bodyEnd, base: base, line: position, pending: &pending,
                             pendingTypes: &pendingTypes, pendingTables: &pendingTables))
                 } catch {
                     return .failure(Damage(offset: position, reason: "unreadable operation"))
@@ -104,6 +104,12 @@ extension FileTableStore.State {
             case .failure(let failure):
                 damage = failure
             case .success(let commitSequence):
+                if commitSequence != nil, let impossible = check(pending) {
+                    // A batch the writer cannot have written (hand-edited, or damaged with valid checksums):
+                    // none of it is applied, as if its commit line were damaged.
+                    damage = impossible
+                    break
+                }
                 position += Int64(frameSize)
                 if let commitSequence {
                     try apply(pending, types: pendingTypes)
@@ -152,7 +158,8 @@ extension FileTableStore.State {
 
     /// Parses one operation; returns the commit sequence for a commit line, `nil` otherwise.
     private func parseOperation(
-        _ bytes: UnsafeRawBufferPointer, from start: Int, to end: Int, base: Int64, pending: inout [Pending],
+        _ bytes: UnsafeRawBufferPointer, from start: Int, to end: Int, base: Int64, line: Int64,
+        pending: inout [Pending],
         pendingTypes: inout [String: [String: ValueType]], pendingTables: inout [String: TableSchema]
     ) throws -> Int64? {
         var scanner = JSONScanner(bytes, from: start, to: end)
@@ -189,7 +196,7 @@ extension FileTableStore.State {
             guard scanner.isAtEnd else { throw JSONScanner.Failure(position: scanner.position) }
             if !newTypes.isEmpty { pendingTypes[table] = newTypes }
             let location = Location(offset: base + Int64(valueStart), length: UInt32(valueEnd - valueStart))
-            pending.append(.put(table: table, row: row, location: location, keys: Record(trusted: keys)))
+            pending.append(.put(table: table, row: row, location: location, keys: Record(trusted: keys), line: line))
             return nil
         case UInt8(ascii: "d"):
             try scanner.expect(#"del","t":"#)
@@ -200,7 +207,7 @@ extension FileTableStore.State {
             guard scanner.isAtEnd, tables[table] != nil || pendingTables[table] != nil else {
                 throw JSONScanner.Failure(position: scanner.position)
             }
-            pending.append(.delete(table: table, row: row))
+            pending.append(.delete(table: table, row: row, line: line))
             return nil
         case UInt8(ascii: "t"):
             struct TableLine: Decodable {
@@ -232,6 +239,80 @@ extension FileTableStore.State {
         }
     }
 
+    /// What one table looks like part-way through checking a batch: rows the batch appended or deleted, and
+    /// the unique-key values its puts hold.
+    private struct BatchTable {
+        var count: Int
+        var deleted: Set<Int> = []
+        var appended: Set<Int> = []
+        var keyHolders: [Value: Int] = [:]
+    }
+
+    /// Checks a batch against the tables before it is applied: the writer gives a new row the next row number,
+    /// puts over and deletes only live rows, and never stores a unique-key value twice. A batch that breaks any
+    /// of these is damage at the line that breaks it, so that a row number cannot make an open allocate beyond
+    /// the file's size, and a key is never shown twice.
+    private func check(_ operations: [Pending]) -> Damage? {
+        var batch: [String: BatchTable] = [:]
+        var created: [String: TableSchema] = [:]
+        for operation in operations {
+            let (name, row, line, keys): (String, Int, Int64, Record?)
+            switch operation {
+            case .table(let schema):
+                if tables[schema.definition.name] == nil { created[schema.definition.name] = schema }
+                continue
+            case .put(let table, let number, _, let record, let offset):
+                (name, row, line, keys) = (table, number, offset, record)
+            case .delete(let table, let number, let offset): (name, row, line, keys) = (table, number, offset, nil)
+            }
+            let engine = tables[name]
+            var state = batch[name] ?? BatchTable(count: engine?.nextRow ?? 0)
+            let isLive: Bool
+            if state.appended.contains(row) {
+                isLive = !state.deleted.contains(row)
+            } else if row >= 0, let engine, row < engine.nextRow {
+                isLive = engine.slots[row] != nil && !state.deleted.contains(row)
+            } else {
+                isLive = false
+            }
+            if let keys {
+                guard isLive || row == state.count else {
+                    return Damage(
+                        offset: line,
+                        reason: row >= 0 && row < state.count
+                            ? "puts row \(row) of table \(name), which was deleted"
+                            : "row \(row) of table \(name) is out of range (the next new row is \(state.count))")
+                }
+                if row == state.count {
+                    state.appended.insert(row)
+                    state.count += 1
+                }
+                let schema = engine?.schema ?? created[name]
+                if let column = schema?.definition.uniqueKey, let value = keys[column], !value.isNull {
+                    let holder =
+                        state.keyHolders[value]
+                        ?? engine?.indexes[column]?.firstRow(equalTo: value).flatMap {
+                            state.deleted.contains($0) ? nil : $0
+                        }
+                    if let holder, holder != row, !state.deleted.contains(holder) {
+                        return Damage(
+                            offset: line,
+                            reason: "row \(row) repeats value \(value) of unique key \(column) of table \(name), "
+                                + "held by row \(holder)")
+                    }
+                    state.keyHolders[value] = row
+                }
+            } else {
+                guard isLive else {
+                    return Damage(offset: line, reason: "deletes row \(row) of table \(name), which is not a live row")
+                }
+                state.deleted.insert(row)
+            }
+            batch[name] = state
+        }
+        return nil
+    }
+
     /// Applies the operations of a committed batch.
     private mutating func apply(_ operations: [Pending], types: [String: [String: ValueType]]) throws(StorageError) {
         var currentName: String?
@@ -250,9 +331,9 @@ extension FileTableStore.State {
                     tables[schema.definition.name] = TableEngine(schema: schema)
                 }
                 continue
-            case .put(let name, let row, let location, let keys):
+            case .put(let name, let row, let location, let keys, _):
                 (table, change, payload) = (name, .put(row: row, record: keys), location)
-            case .delete(let name, let row):
+            case .delete(let name, let row, _):
                 (table, change, payload) = (name, .delete(row: row), Location(offset: 0, length: 0))
             }
             if currentName != table {
