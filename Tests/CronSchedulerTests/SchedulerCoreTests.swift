@@ -183,6 +183,23 @@ struct SchedulerCoreTests {
         #expect(Schedule.Interval.seconds(0).description == "every 1 second")
     }
 
+    @Test("intervals of any size give their next fire time or none, never a trap")
+    func hugeIntervals() {
+        // The start itself, then the first interval within reach; beyond reach (about 3,000 years) none.
+        let tenYears = Schedule.every(.days(3650), startingAt: Self.t0)
+        #expect(tenYears.nextFire(after: Self.t0) == Self.t0.addingTimeInterval(3650 * 86_400))
+        for interval: Schedule.Interval in [
+            .days(106_751_991_167_301), .days(Int.max), .months(Int.max), .hours(Int.max), .seconds(Int.max),
+        ] {
+            let schedule = Schedule.every(interval, startingAt: Self.t0)
+            #expect(schedule.nextFire(after: Self.t0.addingTimeInterval(-1)) == Self.t0, "\(interval)")
+            #expect(schedule.nextFire(after: Self.t0) == nil, "\(interval)")
+        }
+        // A small interval asked about a date far past its reach has no occurrence either.
+        let farAway = Self.t0.addingTimeInterval(2e11)
+        #expect(Schedule.every(.seconds(1), startingAt: Self.t0).nextFire(after: farAway) == nil)
+    }
+
     @Test("every 30 seconds: each occurrence starts once, at its time, none skipped, over a day")
     func secondsIntervalOverADay() throws {
         var core = SchedulerCore(maxConcurrentRuns: 1)

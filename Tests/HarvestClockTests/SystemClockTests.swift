@@ -46,6 +46,14 @@ struct SystemClockTests {
         await #expect(throws: CancellationError.self) { try await task.value }
     }
 
+    @Test("a deadline beyond the continuous clock's 64-bit seconds is a valid sleep, ended by cancellation")
+    func farDeadline() async {
+        // 10^19 s is past `Int64.max` seconds: one timer that long trapped ("Not enough bits").
+        let task = Task { try await SystemClock().sleep(until: Date(timeIntervalSinceNow: 1e19)) }
+        task.cancel()
+        await #expect(throws: CancellationError.self) { try await task.value }
+    }
+
     @Test("a cancelled sleep throws CancellationError")
     func cancelledSleepThrows() async {
         let task = Task { try await SystemClock().sleep(for: .seconds(60)) }
