@@ -6,6 +6,10 @@ struct Harvest: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "harvest",
         abstract: "Keep a table of tweets current on a schedule.",
-        subcommands: [OnceCommand.self, RunCommand.self, BrowseCommand.self, CronCommand.self, OAuthCommand.self]
+        subcommands: [
+            OnceCommand.self, RunCommand.self, BrowseCommand.self, VerifyCommand.self, RepairCommand.self,
+            CronCommand.self,
+            OAuthCommand.self,
+        ]
     )
 }

@@ -40,6 +40,9 @@ enum StoreSpec: Equatable, CustomStringConvertible {
             case .file(let path): return try await FileTableStore(directory: URL(fileURLWithPath: path), logger: logger)
             case .sqlite(let path): return try SQLiteTableStore(path: path, logger: logger)
             }
+        } catch let error as StorageError where error.code == .malformedStore {
+            let repair = if case .file = self { "; harvest repair --store \(self) salvages it" } else { "" }
+            throw UsageError("cannot open store \(self): \(error)\(repair)")
         } catch {
             throw UsageError("cannot open store \(self): \(error)")
         }

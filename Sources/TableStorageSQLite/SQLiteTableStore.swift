@@ -368,3 +368,22 @@ private struct NewestStatement {
             + "ORDER BY \(SQL.quote(column)) DESC, _th_rowid DESC LIMIT 1"
     }
 }
+
+extension SQLiteTableStore {
+    /// Runs SQLite's `PRAGMA integrity_check` over the whole database: every page, index and constraint.
+    ///
+    /// It reads the whole file, so it takes time in proportion to the database; `harvest verify` runs it.
+    /// It finds damage to SQLite's structures, not a value that a flipped byte changed into another valid value.
+    ///
+    /// - Returns: The problems SQLite reports, one per line; empty when the database is sound.
+    /// - Throws: `StorageError` when the check cannot run (`StorageError.Code.malformedStore` for a file
+    ///   too damaged to read).
+    public func integrityCheck() async throws -> [String] {
+        do {
+            let lines = try await pool.read { db in try String.fetchAll(db, sql: "PRAGMA integrity_check") }
+            return lines == ["ok"] ? [] : lines
+        } catch {
+            throw Self.storageError(error, file: path)
+        }
+    }
+}

@@ -72,7 +72,7 @@ struct CommandLineInputTests {
 }
 
 /// One finished run of the `harvest` binary: how it ended and what it printed.
-private struct HarvestCommand {
+struct HarvestCommand {
     var status: Int32
     var reason: Process.TerminationReason
     var output: String

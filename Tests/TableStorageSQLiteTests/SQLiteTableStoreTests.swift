@@ -56,6 +56,19 @@ struct SQLiteTableStoreTests {
         #expect(try await reopened.read(Query("Updates")).first?["isReply"] == false)
     }
 
+    @Test("integrityCheck reports nothing for a sound database with rows, indexes and a unique key")
+    func integrityCheckOfSoundDatabase() async throws {
+        let root = try TemporaryDirectory()
+        let store = try SQLiteTableStore(path: root.url.appending(path: "store.sqlite").path)
+        try await store.createTable(TableDefinition(name: "Updates", uniqueKey: "twitterId", indexes: ["author"]))
+        let rows: [TableStorage.Record] = (0..<500).map {
+            ["twitterId": .int(Int64($0)), "author": .string("a\($0 % 7)")]
+        }
+        _ = try await store.insert(rows, into: "Updates", onConflict: .fail)
+        _ = try await store.delete(Query("Updates", filter: Column("author") == "a3"))
+        #expect(try await store.integrityCheck() == [])
+    }
+
     @Test("values that look like SQL are stored as values")
     func boundArguments() async throws {
         let root = try TemporaryDirectory()
