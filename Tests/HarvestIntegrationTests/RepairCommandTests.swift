@@ -7,9 +7,9 @@ import Testing
 struct RepairCommandTests {
     @Test("verify reports the damage and changes nothing; repair keeps a copy, salvages, and the store opens")
     func verifyThenRepair() throws {
-        let root = FileManager.default.temporaryDirectory.appending(path: "th-repair-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: root) }
+        let scratch = try Scratch()
+        defer { withExtendedLifetime(scratch) {} }
+        let root = scratch.url
         let spec = "file:\(root.appending(path: "store").path)"
         let once = try HarvestCommand.run(["once", "--demo", "--store", spec, "--show", "0"], environment: [:])
         #expect(once.status == 0, "\(once.errorOutput)")
@@ -55,9 +55,9 @@ struct RepairCommandTests {
 
     @Test("a write cut short at the end is sound for verify, which says the next open drops it")
     func tornTail() throws {
-        let root = FileManager.default.temporaryDirectory.appending(path: "th-torn-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: root) }
+        let scratch = try Scratch()
+        defer { withExtendedLifetime(scratch) {} }
+        let root = scratch.url
         let spec = "file:\(root.appending(path: "store").path)"
         let once = try HarvestCommand.run(["once", "--demo", "--store", spec, "--show", "0"], environment: [:])
         #expect(once.status == 0, "\(once.errorOutput)")
@@ -76,9 +76,9 @@ struct RepairCommandTests {
 
     @Test("verify runs SQLite's integrity check on a SQLite store")
     func verifySQLite() throws {
-        let root = FileManager.default.temporaryDirectory.appending(path: "th-verify-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: root) }
+        let scratch = try Scratch()
+        defer { withExtendedLifetime(scratch) {} }
+        let root = scratch.url
         let spec = "sqlite:\(root.appending(path: "store.sqlite").path)"
         let once = try HarvestCommand.run(["once", "--demo", "--store", spec, "--show", "0"], environment: [:])
         #expect(once.status == 0, "\(once.errorOutput)")
@@ -95,5 +95,18 @@ struct RepairCommandTests {
             #expect(run.status == 1)
             #expect(run.errorLines.count == 1, "\(run.errorOutput)")
         }
+    }
+}
+
+/// A new temporary directory, removed with this value.
+private final class Scratch {
+    let url = FileManager.default.temporaryDirectory.appending(path: "th-repair-\(UUID().uuidString)")
+
+    init() throws {
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+
+    deinit {
+        try? FileManager.default.removeItem(at: url)
     }
 }
