@@ -34,7 +34,7 @@ struct BrowseCommand: AsyncParsableCommand {
                 }
             case .memory: break
             }
-            let opened = try await spec.open(logger: try logging.makeLogger())
+            let opened = try await spec.open(logger: try logging.makeLogger(), readOnly: true)
             let rows = try await RecordText.newest(limit, in: table, of: opened)
             if json {
                 for row in rows { print(try RecordText.jsonLine(row)) }

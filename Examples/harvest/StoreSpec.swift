@@ -33,12 +33,18 @@ enum StoreSpec: Equatable, CustomStringConvertible {
     }
 
     /// Opens (creating when needed) the store; a store that cannot be opened is a one-line ``UsageError``.
-    func open(logger: Logger) async throws -> any TableStore {
+    ///
+    /// With `readOnly`, an SQLite store opens beside a writer in another process (`harvest run`) and on a
+    /// read-only copy, taking no lock.
+    func open(logger: Logger, readOnly: Bool = false) async throws -> any TableStore {
         do {
             switch self {
             case .memory: return InMemoryTableStore()
             case .file(let path): return try await FileTableStore(directory: URL(fileURLWithPath: path), logger: logger)
-            case .sqlite(let path): return try SQLiteTableStore(path: path, logger: logger)
+            case .sqlite(let path):
+                var configuration = SQLiteTableStore.Configuration()
+                if readOnly { configuration.access = .readOnly }
+                return try SQLiteTableStore(path: path, configuration: configuration, logger: logger)
             }
         } catch let error as StorageError where error.code == .malformedStore {
             let repair = if case .file = self { "; harvest repair --store \(self) salvages it" } else { "" }

@@ -19,34 +19,112 @@ import TableStorage
 /// let store = try SQLiteTableStore(path: "/var/lib/harvest/tweets.sqlite")
 /// ```
 public final class SQLiteTableStore: TableStore, Sendable {
-    private let pool: DatabasePool
+    /// How a store opens its database.
+    public enum Access: Sendable, Hashable {
+        /// Reads and writes, holding the store's writer lock (`PATH-lock`): one writing process per database.
+        /// The default.
+        case readWrite
+        /// Reads only, beside a writer in another process (SQLite's WAL lets readers see every committed
+        /// batch without waiting) or on a read-only copy; takes no lock. Every write fails with
+        /// `StorageError.Code.readOnly`.
+        case readOnly
+    }
+
+    /// Settings of an SQLite store.
+    public struct Configuration: Sendable {
+        /// Reading and writing, or reading only. The default is ``Access/readWrite``.
+        public var access: Access = .readWrite
+        /// Whether an open also runs `PRAGMA quick_check`, which reads every page of the database (about a second
+        /// a gigabyte) and finds damage to its structure (but, like any SQLite check, not a changed value
+        /// inside a row: SQLite keeps no page checksums). The header and write-ahead log checks run on every
+        /// open regardless. The default is `false`; `harvest verify` runs the full `integrity_check`.
+        public var quickCheckOnOpen = false
+
+        /// Creates the default settings.
+        public init() {}
+    }
+
+    private let pool: any DatabaseWriter
     private let schemas: Locked<[String: TableSchema]>
     /// The text and column order of `newest(in:by:)`'s statement per table and column, made again when the
     /// table has gained columns (a schema only ever grows).
     private let newestStatements = Locked<[NewestKey: NewestStatement]>([:])
+    /// The writer lock's descriptor (`PATH-lock`), or `nil` once closed or when reading only.
+    private let writerLock: Locked<Int32?>
     private let logger: Logger
     /// The database file.
     public let path: String
+    /// How the store opened its database.
+    public let access: Access
 
     /// Opens (or creates) the database at `path`.
     ///
-    /// - Throws: `StorageError`: `StorageError.Code.readOnly` when the file cannot be
-    ///   created or written, `StorageError.Code.malformedStore` when it is not a database.
-    public init(path: String, logger: Logger = .current) throws {
+    /// Before SQLite opens the file, the store checks what SQLite would not report: the database header (its
+    /// magic string, page size and format versions) and the write-ahead log (a committed transaction after a
+    /// frame that fails its checksum, which SQLite would drop without a word).
+    ///
+    /// - Parameters:
+    ///   - path: The database file.
+    ///   - configuration: Access and checks. The default is ``Configuration/init()``.
+    ///   - logger: Where the store logs.
+    /// - Throws: `StorageError`: `StorageError.Code.locked` when another process has the database open for
+    ///   writing, `StorageError.Code.readOnly` when the file cannot be created or written,
+    ///   `StorageError.Code.malformedStore` (naming the file and byte) when it is not a database or is damaged.
+    public init(path: String, configuration: Configuration = .init(), logger: Logger = .current) throws {
         self.path = path
         self.logger = logger
-        var configuration = Configuration()
-        configuration.busyMode = .timeout(5)
-        configuration.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = FULL")
+        self.access = configuration.access
+        var lock: Int32?
+        do {
+            if configuration.access == .readWrite {
+                let (descriptor, _) = try POSIX.open(path + "-lock", create: true)
+                lock = descriptor
+                do throws(StorageError) {
+                    try POSIX.lock(descriptor, file: path)
+                } catch {
+                    POSIX.close(descriptor)
+                    lock = nil
+                    throw error
+                }
+            }
+            try SQLiteFileCheck.checkHeader(path: path)
+            try SQLiteFileCheck.checkWriteAheadLog(path: path)
+        } catch {
+            if let lock { POSIX.close(lock) }
+            throw error
+        }
+        writerLock = Locked(lock)
+        var grdb = GRDB.Configuration()
+        grdb.busyMode = .timeout(5)
+        grdb.readonly = configuration.access == .readOnly
+        if configuration.access == .readWrite {
+            grdb.prepareDatabase { db in
+                try db.execute(sql: "PRAGMA synchronous = FULL")
+            }
         }
         do {
-            pool = try DatabasePool(path: path, configuration: configuration)
-            let loaded = try pool.write { db -> [String: TableSchema] in
-                try db.execute(
-                    sql:
-                        "CREATE TABLE IF NOT EXISTS _th_tables (name TEXT PRIMARY KEY, definition TEXT NOT NULL, types TEXT NOT NULL)"
-                )
+            if configuration.access == .readOnly {
+                pool = try DatabaseQueue(path: path, configuration: grdb)
+            } else {
+                pool = try DatabasePool(path: path, configuration: grdb)
+            }
+            if configuration.quickCheckOnOpen {
+                let problems = try pool.read { db in try String.fetchAll(db, sql: "PRAGMA quick_check") }
+                if problems != ["ok"] {
+                    throw StorageError(
+                        .malformedStore, file: path,
+                        message: "PRAGMA quick_check: " + problems.prefix(3).joined(separator: "; "))
+                }
+            }
+            let load = { (db: Database) throws -> [String: TableSchema] in
+                if configuration.access == .readWrite {
+                    try db.execute(
+                        sql:
+                            "CREATE TABLE IF NOT EXISTS _th_tables (name TEXT PRIMARY KEY, definition TEXT NOT NULL, types TEXT NOT NULL)"
+                    )
+                } else if try !db.tableExists("_th_tables") {
+                    return [:]
+                }
                 var result: [String: TableSchema] = [:]
                 for row in try Row.fetchAll(db, sql: "SELECT name, definition, types FROM _th_tables") {
                     let definition = try JSONDecoder().decode(
@@ -59,9 +137,27 @@ public final class SQLiteTableStore: TableStore, Sendable {
                 }
                 return result
             }
+            let loaded = try configuration.access == .readWrite ? pool.write(load) : pool.read(load)
             schemas = Locked(loaded)
         } catch {
+            writerLock.withLock { descriptor in
+                if let open = descriptor { POSIX.close(open) }
+                descriptor = nil
+            }
             throw Self.storageError(error, file: path)
+        }
+    }
+
+    deinit {
+        close()
+    }
+
+    /// Lets go of the writer lock, so that another process may open the database for writing once this store's
+    /// connections are gone. Calls after the first do nothing. The store must not be used after it.
+    public func close() {
+        writerLock.withLock { descriptor in
+            if let open = descriptor { POSIX.close(open) }
+            descriptor = nil
         }
     }
 

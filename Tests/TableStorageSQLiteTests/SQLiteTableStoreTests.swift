@@ -51,6 +51,7 @@ struct SQLiteTableStoreTests {
             ).map { $0["detail"] as String }
             #expect(plan.joined().contains("INDEX"), "newest is answered from the index: \(plan)")
         }
+        store.close()  // one writer per database: the reopen below would be refused while it holds the lock
         let reopened = try SQLiteTableStore(path: path)
         #expect(try await reopened.definition(of: "Updates").columns["isReply"] == .bool)
         #expect(try await reopened.read(Query("Updates")).first?["isReply"] == false)
