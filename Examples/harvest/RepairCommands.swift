@@ -77,7 +77,8 @@ struct VerifyCommand: AsyncParsableCommand {
         guard FileManager.default.fileExists(atPath: path) else {
             throw UsageError("cannot verify store \(spec): \(path) does not exist")
         }
-        let opened = try await spec.open(logger: try logging.makeLogger())
+        // Read-only: verify works beside a running writer and never changes the database.
+        let opened = try await spec.open(logger: try logging.makeLogger(), readOnly: true)
         guard let database = opened as? SQLiteTableStore else { return }
         let problems = try await database.integrityCheck()
         guard problems.isEmpty else {
