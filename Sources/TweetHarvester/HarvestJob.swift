@@ -106,13 +106,21 @@ struct HarvestJob {
         }
 
         /// The saved watermark, or for a table without one, the newest stored tweet (as the classic job did).
-        private func loadState() async throws -> Watermark {
+        private mutating func loadState() async throws -> Watermark {
             let rows = try await job.store.read(Query(settings.stateTable))
             if let row = rows.first(where: { $0["key"] == .string(job.stateKey) }) {
-                return HarvestTables.watermark(from: row)
+                let state = HarvestTables.watermark(from: row)
+                guard state.holdsInvalidID else { return state }
+                // Written before ids were checked: an id of 2^63 or more was stored as a negative number, and as a
+                // watermark it would make every later search ask for nothing. Start again from the table.
+                logger.warning("watermark with an invalid tweet id ignored", metadata: ["th.key": "\(job.stateKey)"])
+                report.warnings.append(
+                    "the saved watermark held a tweet id above \(Tweet.maxID) and was ignored; "
+                        + "searched from the newest stored tweet instead")
             }
             let newest = try await job.store.newest(in: settings.table, by: HarvestTables.twitterID)
-            return Watermark(covered: newest.flatMap(HarvestTables.tweetID(of:)))
+            let id = newest.flatMap(HarvestTables.tweetID(of:)).flatMap { $0 >= 1 && $0 <= Tweet.maxID ? $0 : nil }
+            return Watermark(covered: id)
         }
 
         private func save() async throws {
@@ -169,6 +177,11 @@ struct HarvestJob {
                 report.pages += 1
                 report.fetched += page.tweets.count
                 let ids = page.tweets.map(\.id)
+                // The client refuses such a page; this keeps the table's signed column and the watermark exact
+                // whatever transport or decoder is plugged in.
+                if let bad = ids.first(where: { $0 == 0 || $0 > Tweet.maxID }) {
+                    throw SearchError(.invalidTweetID, message: "tweet id \(bad) is not in 1...\(Tweet.maxID)")
+                }
                 logger.debug("page fetched", metadata: ["th.page": "\(report.pages)", "th.tweets": "\(ids.count)"])
                 if range.top == nil, let newest = ids.max() { range.top = newest }
                 try await store(page.tweets)
