@@ -85,6 +85,8 @@ struct HarvestJob {
         let logger: Logger
         var report: HarvestReport
         var state = Watermark()
+        /// Ids at or below this are older than the API's search window, as its first refusal in this run said.
+        var staleAtOrBelow: UInt64?
 
         var settings: HarvestSettings { job.settings }
 
@@ -129,29 +131,47 @@ struct HarvestJob {
         }
 
         /// Walks `range` newest first, storing page by page, and moves the watermark up when it is done.
+        ///
+        /// When the API refuses a bound as older than its search window, the first refusal is enough: it names the
+        /// bound, and usually the smallest id it accepts (``staleAtOrBelow``). A range whose upper end is out of the
+        /// window too is dropped, a `since` out of it is left out (the whole window is searched), and a later walk of
+        /// the same run whose `since` is known to be too old falls back without being refused again.
         private mutating func walk(_ start: Watermark.Range) async throws {
             var range = start
             state.pending = range
             try await save()
             while true {
+                if let floor = staleAtOrBelow {
+                    if let until = range.until, until <= floor {
+                        logger.warning(
+                            "interrupted range older than the search window dropped",
+                            metadata: ["th.since": "\(range.since.map(String.init) ?? "none")", "th.until": "\(until)"])
+                        report.warnings.append(
+                            "the interrupted range below \(until) is older than the search window and was dropped; "
+                                + "tweets in it that were not stored before the interruption are missing")
+                        break
+                    }
+                    if let since = range.since, since <= floor {
+                        logger.warning(
+                            "since_id older than the search window; searching the whole window",
+                            metadata: ["th.since": "\(since)", "th.window.floor": "\(floor)"])
+                        report.warnings.append(
+                            "since_id \(since) is older than the search window (the API accepts ids above \(floor)); "
+                                + "searched the whole window instead, so tweets between \(since) and the window's "
+                                + "start may be missing")
+                        range.since = nil
+                        state.pending = range
+                        try await save()
+                    }
+                }
                 do {
                     try await fetch(&range)
                     break
                 } catch let error as SearchError where Self.isOutOfWindow(error) {
-                    // The API no longer searches back to `since`: take the widest window it allows. A range whose
-                    // upper end is out of the window too is dropped. Either way the loop ends: `since` becomes
-                    // `nil` at most once.
-                    logger.warning("since_id older than the search window", metadata: ["th.error": "\(error)"])
-                    guard let since = range.since else {
-                        report.warnings.append("the interrupted range is older than the search window and was dropped")
-                        break
-                    }
-                    report.warnings.append(
-                        "since_id \(since) is older than the search window; searched the whole window instead, "
-                            + "tweets between it and the window's start may be missing")
-                    range.since = nil
-                    state.pending = range
-                    try await save()
+                    // The bound the API named, and anything below the smallest id it said it accepts, is too old.
+                    guard let refused = error.code == .staleSinceID ? range.since : range.until else { throw error }
+                    logger.debug("search window bound refused", metadata: ["th.error": "\(error)"])
+                    staleAtOrBelow = max(staleAtOrBelow ?? 0, refused, error.suggestedSinceID ?? 0)
                 }
             }
             if let top = range.top ?? range.since {
