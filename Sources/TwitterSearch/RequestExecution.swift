@@ -63,10 +63,12 @@ extension SearchClient {
                 } catch {
                     var failure = scrubber.scrub(error, body: response.body)
                     if isTokenRequest { failure.bodyExcerpt = nil }
-                    // A body damaged in transit, or a proxy's page in place of the API's, may come right on the
-                    // next attempt; a well-formed reply that breaks the API's contract (a 299, an id out of range)
-                    // will not.
-                    let retried = failure.code == .undecodableBody || (failure.code == .notAPage && status == 200)
+                    // A body damaged in transit, a proxy's page in place of the API's, or a token response
+                    // without a token may come right on the next attempt; a well-formed reply that breaks the
+                    // API's contract (a 299, an id out of range) will not.
+                    let retried =
+                        failure.code == .undecodableBody || failure.code == .tokenExchange
+                        || (failure.code == .notAPage && status == 200)
                     guard retried else { throw failure }
                     failures += 1
                     try await backOff(

@@ -41,14 +41,17 @@ public struct SearchResponse: Sendable, Hashable {
     /// Decodes a response body of `api`'s shape.
     ///
     /// Reads only the fields the model needs and skips the rest without building it. Ids are parsed
-    /// from their decimal strings into `UInt64`; dates from their text.
+    /// from their decimal strings into `UInt64`; dates from their text. Tweet text has the API's HTML escapes
+    /// (`&amp;`, `&lt;`, `&gt;`) undone exactly once.
     ///
     /// - Parameters:
     ///   - body: The response body: v2 `{"data":[…],"includes":{"users":[…]},"meta":{…}}` or
     ///     v1.1 `{"statuses":[…],"search_metadata":{…}}`.
     ///   - api: The shape to expect.
     /// - Throws: ``SearchError`` with code ``SearchError/Code/undecodableBody`` and a short excerpt
-    ///   when the body is not JSON of that shape (truncated, malformed, ids that are not ids).
+    ///   when the body is not JSON of that shape (truncated, malformed, not UTF-8, ids that are not digits), or
+    ///   ``SearchError/Code/invalidTweetID`` naming an id outside `1...Tweet.maxID`, or one whose embedded
+    ///   creation time lies more than a day after its `created_at`.
     public init(decoding body: Data, api: APIVersion) throws(SearchError) {
         let result: Result<SearchResponse, JSONScanError> = body.withUnsafeBytes { buffer in
             guard var scanner = JSONScanner(buffer) else {

@@ -22,7 +22,8 @@ public struct Tweet: Sendable, Hashable, Codable {
 
     /// The tweet's id.
     public var id: UInt64
-    /// The full text (`full_text` with v1.1 `tweet_mode=extended`).
+    /// The full text (`full_text` with v1.1 `tweet_mode=extended`), as people read it: the API's `&amp;`,
+    /// `&lt;` and `&gt;` are undone, exactly once.
     public var text: String
     /// The author's user id, when the response carried it.
     public var authorID: UInt64?
