@@ -447,9 +447,9 @@ struct AsyncHTTPClientTransportTests {
         )
         // URLSessionTransport's URLErrors read the same way.
         let dns = SearchError(urlError: URLError(.cannotFindHost), url: url, limit: .seconds(30))
-        #expect(dns.description == "search failed: transport; could not resolve host api.twitter.com")
+        #expect(dns.description == "search API: transport; could not resolve host api.twitter.com")
         let timeout = SearchError(urlError: URLError(.timedOut), url: url, limit: .seconds(30))
-        #expect(timeout.description == "search failed: timedOut; no response within 30 s")
+        #expect(timeout.description == "search API: timedOut; no response within 30 s")
     }
 
     @Test("a 50-page walk and a second run reuse one kept-alive connection")
