@@ -6,6 +6,12 @@ import OAuthSigning
 import Testing
 import TwitterSearch
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// Every wire fault a hostile server on 127.0.0.1 can send, through the real transport (AsyncHTTPClient) and
 /// the search client: each ends in a typed ``SearchError`` with the right code and one clear line, is retried
 /// exactly when it is retriable (the server counts the requests), never crashes or hangs past the deadline, and
@@ -337,4 +343,93 @@ enum FaultTransportFactory {
     static func make(deadline: Duration) -> any HTTPTransport { Missing() }
 
     static func shutdown(_ transport: any HTTPTransport) async throws {}
+}
+
+/// The server itself, read by a raw socket client: each fault puts on the wire exactly what its name says.
+@Suite("FaultServer on the wire")
+struct FaultServerWireTests {
+    static let body = Data(#"{"data":[]}"#.utf8)
+
+    @Test("each fault's bytes, and how the connection ends")
+    func faultBytes() async throws {
+        let response = FaultServer.Response.json(Self.body)
+        let faults: [FaultServer.Fault] = [
+            .statusLineThenClose(), .headersThenClose(response), .closeMidBody(response, after: 4),
+            .contentLengthLargerThanBody(response, extra: 5), .chunkedCutOff(response, after: 4), .reset,
+            .redirect(to: "http://127.0.0.1:1/x"), .respond(response),
+        ]
+        try await FaultServer.withServer(faults) { server in
+            var replies: [RawReply] = []
+            for _ in faults { replies.append(await RawReply.get(port: server.port)) }
+            #expect(replies[0].text == "HTTP/1.1 200 OK\r\n" && replies[0].ending == .closed)
+            #expect(replies[1].text.hasSuffix("Content-Length: 11\r\n\r\n") && replies[1].ending == .closed)
+            #expect(replies[2].text.hasSuffix("\r\n\r\n{\"da") && replies[2].ending == .closed)
+            #expect(replies[3].text.contains("Content-Length: 16\r\n") && replies[3].text.hasSuffix("{\"data\":[]}"))
+            #expect(
+                replies[4].text.contains("Transfer-Encoding: chunked\r\n")
+                    && replies[4].text.hasSuffix("4\r\n{\"da\r\n"))
+            #expect(replies[5].ending == .reset && replies[5].text.isEmpty)
+            #expect(replies[6].text.hasPrefix("HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:1/x\r\n"))
+            #expect(replies[7].text.hasSuffix("\r\n\r\n{\"data\":[]}"))
+            #expect(server.requests.count == faults.count && server.connectionCount == faults.count)
+            #expect(server.requests.allSatisfy { $0.headers["authorization"] == "Bearer raw" })
+        }
+    }
+
+    @Test("a stall holds the reply until the server stops, and says the request arrived")
+    func stallUntilStopped() async throws {
+        let server = try FaultServer([.stallBeforeHeaders])
+        async let reply = RawReply.get(port: server.port)
+        #expect(await server.waitForRequests(1))
+        server.stop()
+        let stalled = await reply
+        #expect(stalled.text.isEmpty && stalled.ending == .closed)
+        #expect(await server.waitForRequests(2) == false)
+    }
+}
+
+/// One `GET` over a raw socket, read until the server closes or resets the connection (or 10 s pass: a safety
+/// net, never expected); on a thread of its own, since it blocks.
+struct RawReply: Sendable {
+    enum Ending: Sendable { case closed, reset, other }
+    var text: String
+    var ending: Ending
+
+    static func get(port: Int) async -> RawReply {
+        await withCheckedContinuation { continuation in
+            Thread {
+                continuation.resume(returning: exchange(port: port))
+            }.start()
+        }
+    }
+
+    private static func exchange(port: Int) -> RawReply {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = UInt16(port).bigEndian
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard connected == 0 else { return RawReply(text: "", ending: .other) }
+        let request = "GET /x HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer raw\r\nConnection: close\r\n\r\n"
+        _ = request.withCString { send(fd, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if count > 0 {
+                bytes += buffer[..<count]
+                continue
+            }
+            let ending: Ending = count == 0 ? .closed : errno == ECONNRESET ? .reset : .other
+            return RawReply(text: String(decoding: bytes, as: UTF8.self), ending: ending)
+        }
+    }
 }
