@@ -140,7 +140,7 @@ struct HarvestFaultTests {
                 let run = try await HarvestChild.run(server: server.baseURL, token: Self.token)
                 Self.expectCleanFailure(run, naming: "redirectRefused", "redirect")
                 #expect(run.stored.isEmpty)
-                #expect(other.requests.isEmpty && other.connectionCount == 0)
+                #expect(other.requests.isEmpty && other.acceptedConnections == 0)
             }
         }
     }

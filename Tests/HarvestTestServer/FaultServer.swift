@@ -75,7 +75,7 @@ public final class FaultServer: Sendable {
         var stopped = false
         var stopReason: String?
         var connections: Set<Int32> = []
-        var connectionCount = 0
+        var acceptedConnections = 0
         var requests: [Request] = []
         var waiters: [Waiter] = []
         var lastActivity = ContinuousClock.now
@@ -178,8 +178,8 @@ public final class FaultServer: Sendable {
     }
 
     /// How many connections the server has accepted.
-    public var connectionCount: Int {
-        state.withLock { $0.connectionCount }
+    public var acceptedConnections: Int {
+        state.withLock { $0.acceptedConnections }
     }
 
     /// Why the server stopped (`nil` while it runs): `stop()`, or the idle limit.
@@ -244,7 +244,7 @@ public final class FaultServer: Sendable {
             let accepted = state.withLock { state -> Bool in
                 guard !state.stopped else { return false }
                 state.connections.insert(connection)
-                state.connectionCount += 1
+                state.acceptedConnections += 1
                 state.lastActivity = ContinuousClock.now
                 return true
             }
