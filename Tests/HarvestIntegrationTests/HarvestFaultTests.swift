@@ -14,7 +14,7 @@ import Testing
 /// of ``FaultServer``: it exits non-zero (or retries and succeeds) with one clear line on standard error and never
 /// by a signal, stores nothing of a garbage reply, records what happened in `HarvestRuns`, never writes the token
 /// to standard error or the store, and keeps its memory bounded (peak RSS from `wait4`).
-@Suite("harvest once against a hostile server", .serialized, .disabled("needs branch transport"))
+@Suite("harvest once against a hostile server", .serialized)
 struct HarvestFaultTests {
     static let token = "harvest-fault-bearer-K4v8Wn"
     static let page = Data(
@@ -301,6 +301,9 @@ enum HarvestChild {
     }
 
     /// `posix_spawn` with standard input and output on `/dev/null` and standard error into `errorPath`.
+    ///
+    /// The test servers' descriptors are close-on-exec: a listening socket inherited by the child would go on
+    /// accepting into its backlog after the server stopped, so that a refused connection would hang instead.
     private static func spawn(_ arguments: [String], environment: [String], errorPath: String) throws -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)

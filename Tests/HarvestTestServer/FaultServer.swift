@@ -102,6 +102,8 @@ public final class FaultServer: Sendable {
         var fds: [Int32] = [0, 0]
         guard pipe(&fds) == 0 else { throw TestHTTPServer.StartError(description: "pipe: errno \(errno)") }
         stopPipe = (fds[0], fds[1])
+        TestHTTPServer.closeOnExec(fds[0])
+        TestHTTPServer.closeOnExec(fds[1])
         do {
             (listener, port) = try TestHTTPServer.bindLoopback(listening: true)
         } catch {
@@ -241,6 +243,7 @@ public final class FaultServer: Sendable {
             }
             let connection = accept(listener, nil, nil)
             guard connection >= 0 else { continue }
+            TestHTTPServer.closeOnExec(connection)
             let accepted = state.withLock { state -> Bool in
                 guard !state.stopped else { return false }
                 state.connections.insert(connection)

@@ -139,6 +139,7 @@ public final class TestHTTPServer: Sendable {
     static func bindLoopback(listening: Bool) throws -> (socket: Int32, port: Int) {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw StartError(description: "socket: errno \(errno)") }
+        closeOnExec(fd)
         var yes: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
         var address = sockaddr_in()
@@ -159,6 +160,12 @@ public final class TestHTTPServer: Sendable {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
         }
         return (fd, Int(UInt16(bigEndian: address.sin_port)))
+    }
+
+    /// Marks `fd` close-on-exec, so that a child process the test starts does not hold the server's sockets open
+    /// (a listening socket held by a child would accept connections after the server stopped).
+    static func closeOnExec(_ fd: Int32) {
+        _ = fcntl(fd, F_SETFD, fcntl(fd, F_GETFD) | FD_CLOEXEC)
     }
 
     /// Runs `body` with a started server and stops the server when `body` returns or throws.
@@ -228,6 +235,7 @@ public final class TestHTTPServer: Sendable {
                 break
             }
             let connection = accept(listener, nil, nil)
+            if connection >= 0 { Self.closeOnExec(connection) }
             guard connection >= 0 else {
                 let failure = errno
                 if failure == EINTR || failure == EAGAIN || failure == ECONNABORTED { continue }

@@ -19,7 +19,7 @@ import TwitterSearch
 ///
 /// Never run the cut-reply faults against `URLSessionTransport`: on Linux, FoundationNetworking kills the process
 /// on a reply cut after its status line (the defect this transport replaces it for).
-@Suite("wire faults through the AsyncHTTPClient transport", .serialized, .disabled("needs branch transport"))
+@Suite("wire faults through the AsyncHTTPClient transport", .serialized)
 struct FaultTests {
     static let token = "fault-bearer-7Qx2LmZ9"
     static let page = v2Page([(id: 1_900_000_000_000_000_001, text: "hello", refs: [])], next: nil)
@@ -339,17 +339,20 @@ struct FaultTests {
     }
 }
 
-/// The transport under test. Placeholder until branch `transport` lands `AsyncHTTPClientTransport`.
+/// The transport under test: `AsyncHTTPClientTransport` with its own client, all three deadlines set to `deadline`
+/// and the default caps (8 MiB body, 8 MiB decompressed).
 enum FaultTransportFactory {
-    struct Missing: HTTPTransport {
-        func send(_ request: TransportRequest) async throws -> TransportResponse {
-            throw SearchError(.transport, message: "needs branch transport")
-        }
+    static func make(deadline: Duration) -> AsyncHTTPClientTransport {
+        var configuration = AsyncHTTPClientTransport.Configuration()
+        configuration.connectTimeout = deadline
+        configuration.readTimeout = deadline
+        configuration.requestTimeout = deadline
+        return AsyncHTTPClientTransport(configuration: configuration)
     }
 
-    static func make(deadline: Duration) -> any HTTPTransport { Missing() }
-
-    static func shutdown(_ transport: any HTTPTransport) async throws {}
+    static func shutdown(_ transport: AsyncHTTPClientTransport) async throws {
+        try await transport.shutdown()
+    }
 }
 
 /// The server itself, read by a raw socket client: each fault puts on the wire exactly what its name says.
