@@ -1,3 +1,5 @@
+import TwitterSearch
+
 /// An error of the harvest facade: settings that cannot work, or a run that could not finish.
 ///
 /// Errors of the modules below (`SearchError`, the store's errors) reach callers unchanged
@@ -54,6 +56,6 @@ public struct HarvestError: Error, Hashable, Sendable, CustomStringConvertible {
         self.message = message
     }
 
-    /// The message, one line.
-    public var description: String { message }
+    /// The message, one line: control characters in it (from a setting's value) are shown escaped, as `\n`.
+    public var description: String { SearchError.escapingControlCharacters(message) }
 }

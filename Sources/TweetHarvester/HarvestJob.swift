@@ -85,6 +85,8 @@ struct HarvestJob {
         let logger: Logger
         var report: HarvestReport
         var state = Watermark()
+        /// Ids at or below this are older than the API's search window, as its first refusal in this run said.
+        var staleAtOrBelow: UInt64?
 
         var settings: HarvestSettings { job.settings }
 
@@ -106,13 +108,21 @@ struct HarvestJob {
         }
 
         /// The saved watermark, or for a table without one, the newest stored tweet (as the classic job did).
-        private func loadState() async throws -> Watermark {
+        private mutating func loadState() async throws -> Watermark {
             let rows = try await job.store.read(Query(settings.stateTable))
             if let row = rows.first(where: { $0["key"] == .string(job.stateKey) }) {
-                return HarvestTables.watermark(from: row)
+                let state = HarvestTables.watermark(from: row)
+                guard state.holdsInvalidID else { return state }
+                // Written before ids were checked: an id of 2^63 or more was stored as a negative number, and as a
+                // watermark it would make every later search ask for nothing. Start again from the table.
+                logger.warning("watermark with an invalid tweet id ignored", metadata: ["th.key": "\(job.stateKey)"])
+                report.warnings.append(
+                    "the saved watermark held a tweet id above \(Tweet.maxID) and was ignored; "
+                        + "searched from the newest stored tweet instead")
             }
             let newest = try await job.store.newest(in: settings.table, by: HarvestTables.twitterID)
-            return Watermark(covered: newest.flatMap(HarvestTables.tweetID(of:)))
+            let id = newest.flatMap(HarvestTables.tweetID(of:)).flatMap { $0 >= 1 && $0 <= Tweet.maxID ? $0 : nil }
+            return Watermark(covered: id)
         }
 
         private func save() async throws {
@@ -121,29 +131,47 @@ struct HarvestJob {
         }
 
         /// Walks `range` newest first, storing page by page, and moves the watermark up when it is done.
+        ///
+        /// When the API refuses a bound as older than its search window, the first refusal is enough: it names the
+        /// bound, and usually the smallest id it accepts (``staleAtOrBelow``). A range whose upper end is out of the
+        /// window too is dropped, a `since` out of it is left out (the whole window is searched), and a later walk of
+        /// the same run whose `since` is known to be too old falls back without being refused again.
         private mutating func walk(_ start: Watermark.Range) async throws {
             var range = start
             state.pending = range
             try await save()
             while true {
+                if let floor = staleAtOrBelow {
+                    if let until = range.until, until <= floor {
+                        logger.warning(
+                            "interrupted range older than the search window dropped",
+                            metadata: ["th.since": "\(range.since.map(String.init) ?? "none")", "th.until": "\(until)"])
+                        report.warnings.append(
+                            "the interrupted range below \(until) is older than the search window and was dropped; "
+                                + "tweets in it that were not stored before the interruption are missing")
+                        break
+                    }
+                    if let since = range.since, since <= floor {
+                        logger.warning(
+                            "since_id older than the search window; searching the whole window",
+                            metadata: ["th.since": "\(since)", "th.window.floor": "\(floor)"])
+                        report.warnings.append(
+                            "since_id \(since) is older than the search window (the API accepts ids above \(floor)); "
+                                + "searched the whole window instead, so tweets between \(since) and the window's "
+                                + "start may be missing")
+                        range.since = nil
+                        state.pending = range
+                        try await save()
+                    }
+                }
                 do {
                     try await fetch(&range)
                     break
                 } catch let error as SearchError where Self.isOutOfWindow(error) {
-                    // The API no longer searches back to `since`: take the widest window it allows. A range whose
-                    // upper end is out of the window too is dropped. Either way the loop ends: `since` becomes
-                    // `nil` at most once.
-                    logger.warning("since_id older than the search window", metadata: ["th.error": "\(error)"])
-                    guard let since = range.since else {
-                        report.warnings.append("the interrupted range is older than the search window and was dropped")
-                        break
-                    }
-                    report.warnings.append(
-                        "since_id \(since) is older than the search window; searched the whole window instead, "
-                            + "tweets between it and the window's start may be missing")
-                    range.since = nil
-                    state.pending = range
-                    try await save()
+                    // The bound the API named, and anything below the smallest id it said it accepts, is too old.
+                    guard let refused = error.code == .staleSinceID ? range.since : range.until else { throw error }
+                    logger.debug("search window bound refused", metadata: ["th.error": "\(error)"])
+                    staleAtOrBelow = max(staleAtOrBelow ?? 0, refused, error.suggestedSinceID ?? 0)
                 }
             }
             if let top = range.top ?? range.since {
@@ -169,6 +197,11 @@ struct HarvestJob {
                 report.pages += 1
                 report.fetched += page.tweets.count
                 let ids = page.tweets.map(\.id)
+                // The client refuses such a page; this keeps the table's signed column and the watermark exact
+                // whatever transport or decoder is plugged in.
+                if let bad = ids.first(where: { $0 == 0 || $0 > Tweet.maxID }) {
+                    throw SearchError(.invalidTweetID, message: "tweet id \(bad) is not in 1...\(Tweet.maxID)")
+                }
                 logger.debug("page fetched", metadata: ["th.page": "\(report.pages)", "th.tweets": "\(ids.count)"])
                 if range.top == nil, let newest = ids.max() { range.top = newest }
                 try await store(page.tweets)

@@ -32,8 +32,9 @@ public struct HarvestSettings: Sendable, CustomStringConvertible {
     public var pageSize: Int = 100
     /// What a run drops before storing, in order; the first filter that drops a tweet names the reason.
     ///
-    /// The default drops retweets and replies, as the classic job did.
-    public var filters: [TweetFilter] = [.retweets, .replies]
+    /// The default drops native retweets, manual `RT @user:` retweets and replies, as the classic job meant to,
+    /// with the same rule for v1.1 and v2 (reasons `retweet`, `manualRetweet`, `reply`).
+    public var filters: [TweetFilter] = [.retweets, .manualRetweets, .replies]
     /// When ``Harvester/start()`` runs the harvest job. The default is every hour, on the hour (UTC).
     public var schedule: Schedule = HarvestSettings.hourly
     /// The archive job, run on its own schedule by ``Harvester/start()``; `nil`, the default, runs none.

@@ -126,4 +126,12 @@ struct Watermark: Sendable, Hashable {
     var covered: UInt64?
     /// The walk in progress, if any.
     var pending: Range?
+
+    /// Whether an id of the watermark is outside `1...Tweet.maxID` (stored, as a negative number, before ids were
+    /// checked).
+    var holdsInvalidID: Bool {
+        [covered, pending?.since, pending?.until, pending?.top].contains { id in
+            id.map { $0 == 0 || $0 > Tweet.maxID } ?? false
+        }
+    }
 }

@@ -34,8 +34,13 @@ public struct TweetFilter: Sendable {
         TweetFilter(name, drops: drops)
     }
 
-    /// Drops retweets (`retweeted_status` in v1.1, `referenced_tweets` of type `retweeted` in v2); reason `retweet`.
+    /// Drops native retweets (`retweeted_status` in v1.1, `referenced_tweets` of type `retweeted` in v2); reason
+    /// `retweet`.
     public static let retweets = TweetFilter("retweet") { $0.isRetweet || $0.kind == .retweet }
+
+    /// Drops manual retweets, texts starting `RT @user:` with no native retweet reference (`Tweet.isManualRetweet`,
+    /// the same rule for v1.1 and v2); reason `manualRetweet`.
+    public static let manualRetweets = TweetFilter("manualRetweet") { $0.isManualRetweet }
 
     /// Drops replies (`in_reply_to_status_id` in v1.1, `referenced_tweets` of type `replied_to` in v2); reason `reply`.
     public static let replies = TweetFilter("reply") { $0.isReply || $0.kind == .reply }

@@ -4,6 +4,8 @@ import Foundation
 struct JSONScanError: Error {
     var offset: Int
     var reason: String
+    /// The text of a tweet id that is not a valid one, when that is the reason.
+    var invalidID: String?
 }
 
 /// A key of a JSON object, as raw UTF-8 bytes inside the body (escapes are not decoded).
@@ -202,15 +204,18 @@ struct JSONScanner {
 
     // MARK: Values
 
-    /// Reads a string value, decoding escapes (surrogate pairs included).
+    /// Reads a string value, decoding escapes (surrogate pairs included); bytes that are not UTF-8 throw, so a
+    /// page damaged in transit is refused rather than stored with replacement characters.
     mutating func readString() throws(JSONScanError) -> String {
         try expect(UInt8(ascii: "\""))
         let start = index
         while index < end {
             let byte = base[index]
             if byte == UInt8(ascii: "\"") {
-                let string = String(
-                    decoding: UnsafeBufferPointer(start: base + start, count: index - start), as: UTF8.self)
+                guard
+                    let string = String(
+                        validating: UnsafeBufferPointer(start: base + start, count: index - start), as: UTF8.self)
+                else { throw JSONScanError(offset: start, reason: "invalid UTF-8 in a string") }
                 index += 1
                 return string
             }
@@ -229,7 +234,10 @@ struct JSONScanner {
             index += 1
             switch byte {
             case UInt8(ascii: "\""):
-                return String(decoding: bytes, as: UTF8.self)
+                guard let string = String(validating: bytes, as: UTF8.self) else {
+                    throw JSONScanError(offset: start, reason: "invalid UTF-8 in a string")
+                }
+                return string
             case UInt8(ascii: "\\"):
                 guard index < end else { throw fail("unterminated string") }
                 let escape = base[index]
@@ -331,6 +339,32 @@ struct JSONScanner {
         guard let raw = try readRawString() else { return nil }
         guard let value = JSONScanner.parseUInt64(raw) else { throw fail("bad id") }
         return value
+    }
+
+    /// Reads a tweet id written as a decimal string, or `nil` for `null`; digits outside `1...2^63−1` (zero, too
+    /// large, or more than a `UInt64` holds) throw naming the id, and text that is not digits throws as malformed.
+    mutating func readTweetIDString() throws(JSONScanError) -> UInt64? {
+        guard let raw = try readRawString() else { return nil }
+        return try tweetID(raw)
+    }
+
+    /// Reads a tweet id written as a number (v1.1 `id`), or `nil` for `null`, with the checks of
+    /// ``readTweetIDString()``.
+    mutating func readTweetIDNumber() throws(JSONScanError) -> UInt64? {
+        if try consumeNull() { return nil }
+        let start = index
+        while index < end, base[index] >= UInt8(ascii: "0"), base[index] <= UInt8(ascii: "9") { index += 1 }
+        return try tweetID(UnsafeBufferPointer(start: base + start, count: index - start))
+    }
+
+    private func tweetID(_ raw: UnsafeBufferPointer<UInt8>) throws(JSONScanError) -> UInt64 {
+        if let value = JSONScanner.parseUInt64(raw), value >= 1, value <= Tweet.maxID { return value }
+        // Text that is not digits at all is a malformed body, not an id out of range.
+        guard !raw.isEmpty, raw.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else {
+            throw fail("bad id")
+        }
+        let text = String(decoding: raw.prefix(40), as: UTF8.self)
+        throw JSONScanError(offset: index, reason: "is outside 1...\(Tweet.maxID)", invalidID: text)
     }
 
     /// Reads a non-negative integer number (`100`), exactly, or `nil` for `null`.

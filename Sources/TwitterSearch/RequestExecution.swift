@@ -55,16 +55,32 @@ extension SearchClient {
                 "received response",
                 metadata: ["th.http.status": "\(response.status.code)", "th.bytes": "\(response.body.count)"])
 
-            switch response.status.code {
+            let status = response.status.code
+            // Everything the server sent back passes this before it reaches an error, and from it a log or a row.
+            let scrubber = await secretScrubber(authorization: request.headerFields[.authorization])
+            switch status {
             case 200..<300:
                 do throws(SearchError) {
+                    try Self.checkIsPage(response)
                     return (try decode(response), rateLimit)
                 } catch {
-                    var failure = error
+                    var failure = scrubber.scrub(error, body: response.body)
                     if isTokenRequest { failure.bodyExcerpt = nil }
+                    // A body damaged in transit, a proxy's page in place of the API's, or a token response
+                    // without a token may come right on the next attempt; a well-formed reply that breaks the
+                    // API's contract (a 299, an id out of range) will not.
+                    let retried =
+                        failure.code == .undecodableBody || failure.code == .tokenExchange
+                        || (failure.code == .notAPage && status == 200)
+                    guard retried else { throw failure }
                     failures += 1
-                    try await backOff(after: failures, failure: failure, reason: "undecodable body", logger: logger)
+                    try await backOff(
+                        after: failures, failure: failure,
+                        reason: failure.code == .notAPage ? "not a JSON reply" : "undecodable body", logger: logger)
                 }
+            case 300..<400:
+                // The transport follows only same-origin redirects, and only a few; what reaches here it refused.
+                throw scrubber.scrub(Self.redirectError(response, from: request.url), body: response.body)
             case 429, 420:
                 // 420 "Enhance Your Calm" is how the old v1 search and streaming APIs said 429.
                 rateLimitWaits += 1
@@ -72,7 +88,8 @@ extension SearchClient {
                 let retryAfter = response.headerFields[.retryAfter].flatMap { TimeInterval($0) }
                 let reset = rateLimit?.reset ?? retryAfter.map { clock.now.addingTimeInterval($0) }
                 guard rateLimitWaits <= policy.maxRateLimitRetries else {
-                    var failure = responseError(response, sinceID: sinceID, isTokenRequest: isTokenRequest)
+                    var failure = responseError(
+                        response, sinceID: sinceID, isTokenRequest: isTokenRequest, scrubber: scrubber)
                     failure.rateLimitReset = reset
                     throw failure
                 }
@@ -81,16 +98,17 @@ extension SearchClient {
                 try await sleep(wait, reason: reason, logger: logger)
             case 500..<600:
                 failures += 1
-                lastFailure = responseError(response, sinceID: sinceID, isTokenRequest: isTokenRequest)
+                lastFailure = responseError(
+                    response, sinceID: sinceID, isTokenRequest: isTokenRequest, scrubber: scrubber)
                 try await backOff(
                     after: failures, failure: lastFailure ?? SearchError(.serverError),
                     reason: "HTTP \(response.status.code)",
                     logger: logger)
             case 401:
                 if case .appOnly(_, _, let cache) = authorizer, !isTokenRequest { await cache.invalidate() }
-                throw responseError(response, sinceID: sinceID, isTokenRequest: isTokenRequest)
+                throw responseError(response, sinceID: sinceID, isTokenRequest: isTokenRequest, scrubber: scrubber)
             default:
-                throw responseError(response, sinceID: sinceID, isTokenRequest: isTokenRequest)
+                throw responseError(response, sinceID: sinceID, isTokenRequest: isTokenRequest, scrubber: scrubber)
             }
         }
     }
@@ -130,8 +148,59 @@ extension SearchClient {
         try await clock.sleep(until: until)
     }
 
-    /// The error for a response the client does not retry.
-    func responseError(_ response: TransportResponse, sinceID: UInt64?, isTokenRequest: Bool) -> SearchError {
+    /// Throws ``SearchError/Code/notAPage`` unless `response` is a `200` with a JSON content type.
+    ///
+    /// Only a `200` is a search page: another `2xx` (a `204`, a `299`) is not what the endpoint answers. The
+    /// content type must be `application/json` or a `+json` type such as `application/problem+json`, with any
+    /// parameters. A response without a `Content-Type` is let through to the decoder, which accepts only a body of
+    /// the endpoint's exact JSON shape: users' own transports and recorded files often carry no headers at all, and
+    /// an HTML page without one still fails, as an undecodable body.
+    static func checkIsPage(_ response: TransportResponse) throws(SearchError) {
+        let status = response.status.code
+        guard status == 200 else {
+            throw SearchError(
+                .notAPage, httpStatus: status, message: "a success status other than 200 is not a search page")
+        }
+        guard let contentType = response.headerFields[.contentType] else { return }
+        let mediaType = contentType.split(separator: ";", maxSplits: 1).first.map(String.init) ?? ""
+        let type = mediaType.trimmingCharacters(in: .whitespaces).lowercased()
+        guard type == "application/json" || (type.hasPrefix("application/") && type.hasSuffix("+json")) else {
+            throw SearchError(
+                .notAPage, httpStatus: status,
+                message: "content type \(String(contentType.prefix(60))) is not JSON",
+                bodyExcerpt: response.body.isEmpty ? nil : SearchError.excerpt(of: response.body))
+        }
+    }
+
+    /// The error for a redirect the transport did not follow: where it pointed (scheme, host and port only) and why.
+    static func redirectError(_ response: TransportResponse, from url: URL) -> SearchError {
+        let status = response.status.code
+        guard let location = response.headerFields[.location],
+            let target = URL(string: location, relativeTo: url)?.absoluteURL, let targetOrigin = origin(of: target)
+        else {
+            return SearchError(
+                .redirectRefused, httpStatus: status, message: "redirect without a usable Location refused")
+        }
+        let reason =
+            origin(of: url) == targetOrigin
+            ? "too many redirects" : "another origin than \(origin(of: url) ?? "the request's")"
+        return SearchError(
+            .redirectRefused, httpStatus: status, message: "redirect to \(targetOrigin) refused: \(reason)")
+    }
+
+    /// `scheme://host:port` of `url`, with the scheme's default port when it names none.
+    static func origin(of url: URL) -> String? {
+        guard let scheme = url.scheme?.lowercased(), let host = url.host?.lowercased(), !host.isEmpty else {
+            return nil
+        }
+        let port = url.port ?? (scheme == "https" ? 443 : scheme == "http" ? 80 : 0)
+        return "\(scheme)://\(host):\(port)"
+    }
+
+    /// The error for a response the client does not retry, with every secret scrubbed from the server's text.
+    func responseError(
+        _ response: TransportResponse, sinceID: UInt64?, isTokenRequest: Bool, scrubber: SecretScrubber
+    ) -> SearchError {
         let status = response.status.code
         let payload = TwitterErrorPayload(body: response.body)
         let code: SearchError.Code
@@ -145,11 +214,14 @@ extension SearchClient {
         case 500..<600: code = .serverError
         default: code = payload.code == 32 || payload.code == 89 ? .unauthorized : .unexpectedStatus
         }
-        return SearchError(
-            code, httpStatus: status, twitterCode: payload.code, message: payload.message, problemTitle: payload.title,
-            problemType: payload.type, rateLimitReset: RateLimit(response.headerFields)?.reset,
-            suggestedSinceID: code == .staleSinceID ? payload.suggestedSinceID : nil,
-            bodyExcerpt: isTokenRequest || response.body.isEmpty ? nil : SearchError.excerpt(of: response.body))
+        return scrubber.scrub(
+            SearchError(
+                code, httpStatus: status, twitterCode: payload.code, message: payload.message,
+                problemTitle: payload.title, problemType: payload.type,
+                rateLimitReset: RateLimit(response.headerFields)?.reset,
+                suggestedSinceID: code == .staleSinceID ? payload.suggestedSinceID : nil,
+                bodyExcerpt: isTokenRequest || response.body.isEmpty ? nil : SearchError.excerpt(of: response.body)),
+            body: response.body)
     }
 
     // MARK: Authentication

@@ -31,6 +31,12 @@ public struct SearchClient: Sendable {
         public var policy: RequestPolicy = .init()
         /// The time limit of one request, or `nil` for the transport's own. The default is 30 seconds.
         public var requestTimeout: Duration? = .seconds(30)
+        /// The most pages one walk may fetch before it stops with ``SearchError/Code/pageLimit``. The default is 1,000.
+        ///
+        /// A bound on what a misbehaving server can make a walk do, far above a busy hour: 1,000 pages of 100 are
+        /// 100,000 tweets, more than two 15-minute windows of v2 recent search's app rate limit (450 requests). A
+        /// walk that stops here has stored what it fetched; the harvest job resumes it on its next run.
+        public var maxPagesPerWalk: Int = 1000
         /// Called for every wait, retry and page; keep it quick. The default is none.
         public var eventHandler: (@Sendable (SearchEvent) -> Void)?
 
@@ -155,6 +161,8 @@ public struct SearchPages: AsyncSequence, Sendable {
         var maxID: UInt64?
         var finished = false
         var seen: Set<UInt64> = []
+        /// Every `next_token` (v2) or `max_id` (v1.1) this walk has sent: one the API sends again would loop forever.
+        var usedCursors: Set<String> = []
 
         init(client: SearchClient, query: SearchQuery) {
             self.client = client
@@ -175,8 +183,23 @@ public struct SearchPages: AsyncSequence, Sendable {
             }
         }
 
+        /// Records `cursor` as sent, or throws ``SearchError/Code/repeatedCursor`` when this walk has sent it before.
+        private mutating func useCursor(_ cursor: String, name: String) throws(SearchError) {
+            guard usedCursors.insert(cursor).inserted else {
+                throw SearchError(
+                    .repeatedCursor,
+                    message: "the API sent \(name) \(String(cursor.prefix(80))) again; following it would page forever")
+            }
+        }
+
         private mutating func fetch() async throws -> SearchPage {
             try query.validate(for: client.configuration.api)
+            let limit = client.configuration.maxPagesPerWalk
+            guard number < limit else {
+                throw SearchError(
+                    .pageLimit,
+                    message: "the walk reached its limit of \(limit) pages; the rest is left for the next run")
+            }
             number += 1
             let api = client.configuration.api
             let url = client.searchURL(query, nextToken: nextToken, maxID: maxID)
@@ -186,6 +209,22 @@ public struct SearchPages: AsyncSequence, Sendable {
                 method: .get, url: url, body: nil, sinceID: query.sinceID, logger: logger
             ) { response throws(SearchError) in try SearchResponse(decoding: response.body, api: api) }
 
+            guard response.tweets.count <= query.pageSize else {
+                throw SearchError(
+                    .notAPage, httpStatus: 200,
+                    message: "\(response.tweets.count) tweets on a page of at most \(query.pageSize)")
+            }
+            // An id made by a clock running ahead of this one would move the watermark past every tweet still to
+            // come; the decoder has already refused one that contradicts its own created_at.
+            let latest = client.clock.now.addingTimeInterval(Tweet.creationTimeTolerance)
+            if let future = response.tweets.first(where: { (Tweet.creationTime(ofID: $0.id) ?? .distantPast) > latest })
+            {
+                throw SearchError(
+                    .invalidTweetID, httpStatus: 200,
+                    message: "tweet id \(future.id) was made at "
+                        + "\((Tweet.creationTime(ofID: future.id) ?? latest).formatted(.iso8601)) by its own clock, "
+                        + "more than a day from now; the page is refused")
+            }
             let sinceID = query.sinceID ?? 0
             let untilID = query.untilID ?? .max
             let tweets = response.tweets.filter { $0.id > sinceID && $0.id < untilID && seen.insert($0.id).inserted }
@@ -194,14 +233,23 @@ public struct SearchPages: AsyncSequence, Sendable {
             switch api {
             case .v2:
                 // v2 may send an empty page that still has a next_token: only the token decides.
-                if response.nextToken == nil || response.nextToken == nextToken { isLast = true }
+                if response.nextToken == nil { isLast = true }
+                if !isLast, let token = response.nextToken { try useCursor(token, name: "next_token") }
                 nextToken = response.nextToken
             case .v1_1:
                 if response.tweets.isEmpty || (response.hasSearchMetadata && response.nextResults == nil) {
                     isLast = true
                 }
                 let next = (response.oldestID ?? 0) &- 1
-                if (response.oldestID ?? 0) == 0 || (maxID.map { next >= $0 } ?? false) { isLast = true }
+                if (response.oldestID ?? 0) == 0 { isLast = true }
+                // A page whose oldest tweet is not below the max_id sent ignored it: the next max_id would be one
+                // this walk has already sent (or a larger one), and the walk would go round forever.
+                if !isLast, let maxID, next >= maxID {
+                    throw SearchError(
+                        .repeatedCursor,
+                        message: "max_id \(next) is not below the max_id \(maxID) already sent; the API ignores it")
+                }
+                if !isLast { try useCursor(String(next), name: "max_id") }
                 maxID = next
             }
             finished = isLast

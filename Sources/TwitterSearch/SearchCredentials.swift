@@ -29,6 +29,9 @@ actor BearerTokenCache {
         return value
     }
 
+    /// The cached token, without obtaining one.
+    var current: Secret? { token }
+
     /// Forgets the token after the API refused it, so the next request obtains a new one.
     func invalidate() {
         token = nil

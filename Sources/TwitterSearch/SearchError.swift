@@ -85,7 +85,8 @@ public struct SearchError: Error, Hashable, Sendable, CustomStringConvertible {
     public var problemTitle: String?
     /// The v2 problem's `type` URI, such as `https://api.twitter.com/2/problems/invalid-request`.
     public var problemType: String?
-    /// When the rate-limit window resets (`x-rate-limit-reset`), for ``Code/rateLimited``.
+    /// When the rate-limit window resets (`x-rate-limit-reset`); `description` shows it for ``Code/rateLimited``
+    /// only.
     public var rateLimitReset: Date?
     /// The smallest `since_id` the API said it accepts, for ``Code/staleSinceID``.
     public var suggestedSinceID: UInt64?
@@ -109,21 +110,54 @@ public struct SearchError: Error, Hashable, Sendable, CustomStringConvertible {
         self.bodyExcerpt = bodyExcerpt
     }
 
-    /// One line: code, status, Twitter's code and message, reset time.
+    /// One line a person can act on: the code, the HTTP status, Twitter's code, its message and problem title, and
+    /// for ``Code/rateLimited`` the reset time in ISO 8601, such as
+    /// `search API: unauthorized; HTTP 401; Twitter code 89; Invalid or expired token.`
+    ///
+    /// A part whose words the line already holds (a title `Unauthorized` after the code `unauthorized`, a `detail`
+    /// equal to the `title`) is left out, and control characters the server sent (line breaks, escapes) are shown
+    /// escaped, as `\n` or `\u{1B}`, so the line stays one line.
     public var description: String {
-        var parts = ["search failed: \(code)"]
-        if let httpStatus { parts.append("HTTP \(httpStatus)") }
-        if let twitterCode { parts.append("Twitter code \(twitterCode)") }
-        if let problemTitle { parts.append(problemTitle) }
-        if let message { parts.append(message) }
-        if let rateLimitReset { parts.append("resets at \(rateLimitReset.timeIntervalSince1970)") }
-        return parts.joined(separator: "; ").replacingOccurrences(of: "\n", with: " ")
+        var line = "search API: \(code)"
+        var words = Self.words(of: line)
+        func add(_ part: String) {
+            let new = Self.words(of: part)
+            guard !new.isEmpty, !new.isSubset(of: words) else { return }
+            line += "; " + part
+            words.formUnion(new)
+        }
+        if let httpStatus { add("HTTP \(httpStatus)") }
+        if let twitterCode { add("Twitter code \(twitterCode)") }
+        if let message { add(message) }
+        if let problemTitle { add(problemTitle) }
+        if code == .rateLimited, let rateLimitReset { add("resets at \(rateLimitReset.formatted(.iso8601))") }
+        return Self.escapingControlCharacters(line)
     }
 
-    /// The first 200 characters of `body`, lossily decoded, on one line.
+    /// The lower-cased words (runs of letters and digits) of `text`.
+    private static func words(of text: String) -> Set<String> {
+        Set(text.lowercased().split { !$0.isLetter && !$0.isNumber }.map(String.init))
+    }
+
+    /// `text` with every control character (C0, DEL, C1, and the Unicode line and paragraph separators) escaped.
+    package static func escapingControlCharacters(_ text: String) -> String {
+        var out = String.UnicodeScalarView()
+        for scalar in text.unicodeScalars {
+            switch scalar.value {
+            case 0x0A: out.append(contentsOf: "\\n".unicodeScalars)
+            case 0x0D: out.append(contentsOf: "\\r".unicodeScalars)
+            case 0x09: out.append(contentsOf: "\\t".unicodeScalars)
+            case 0..<0x20, 0x7F...0x9F, 0x2028, 0x2029:
+                out.append(contentsOf: "\\u{\(String(scalar.value, radix: 16, uppercase: true))}".unicodeScalars)
+            default: out.append(scalar)
+            }
+        }
+        return String(out)
+    }
+
+    /// The first 200 characters of `body`, lossily decoded, on one line (control characters escaped).
     static func excerpt(of body: Data) -> String {
-        let prefix = String(decoding: body.prefix(200), as: UTF8.self)
-        return prefix.replacingOccurrences(of: "\n", with: " ").replacingOccurrences(of: "\r", with: " ")
+        escapingControlCharacters(String(decoding: body.prefix(200), as: UTF8.self))
     }
 }
 

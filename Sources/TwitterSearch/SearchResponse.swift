@@ -41,14 +41,17 @@ public struct SearchResponse: Sendable, Hashable {
     /// Decodes a response body of `api`'s shape.
     ///
     /// Reads only the fields the model needs and skips the rest without building it. Ids are parsed
-    /// from their decimal strings into `UInt64`; dates from their text.
+    /// from their decimal strings into `UInt64`; dates from their text. Tweet text has the API's HTML escapes
+    /// (`&amp;`, `&lt;`, `&gt;`) undone exactly once.
     ///
     /// - Parameters:
     ///   - body: The response body: v2 `{"data":[…],"includes":{"users":[…]},"meta":{…}}` or
     ///     v1.1 `{"statuses":[…],"search_metadata":{…}}`.
     ///   - api: The shape to expect.
     /// - Throws: ``SearchError`` with code ``SearchError/Code/undecodableBody`` and a short excerpt
-    ///   when the body is not JSON of that shape (truncated, malformed, ids that are not ids).
+    ///   when the body is not JSON of that shape (truncated, malformed, not UTF-8, ids that are not digits), or
+    ///   ``SearchError/Code/invalidTweetID`` naming an id outside `1...Tweet.maxID`, or one whose embedded
+    ///   creation time lies more than a day after its `created_at`.
     public init(decoding body: Data, api: APIVersion) throws(SearchError) {
         let result: Result<SearchResponse, JSONScanError> = body.withUnsafeBytes { buffer in
             guard var scanner = JSONScanner(buffer) else {
@@ -64,6 +67,11 @@ public struct SearchResponse: Sendable, Hashable {
         }
         switch result {
         case .success(let response): self = response
+        case .failure(let error) where error.invalidID != nil:
+            throw SearchError(
+                .invalidTweetID, httpStatus: 200,
+                message: "tweet id \(error.invalidID ?? "") \(error.reason); the page is refused",
+                bodyExcerpt: SearchError.excerpt(of: body))
         case .failure(let error):
             throw SearchError(
                 .undecodableBody, httpStatus: 200,
@@ -117,9 +125,9 @@ public struct SearchResponse: Sendable, Hashable {
                     if field.equals("next_token") {
                         response.nextToken = try scanner.consumeNull() ? nil : try scanner.readString()
                     } else if field.equals("oldest_id") {
-                        response.oldestID = try scanner.readIDString()
+                        response.oldestID = try scanner.readTweetIDString()
                     } else if field.equals("newest_id") {
-                        response.newestID = try scanner.readIDString()
+                        response.newestID = try scanner.readTweetIDString()
                     } else {
                         try scanner.skipValue()
                     }
@@ -150,7 +158,7 @@ public struct SearchResponse: Sendable, Hashable {
         var first = try scanner.beginObject()
         while let key = try scanner.nextKey(&first) {
             if key.equals("id") {
-                id = try scanner.readIDString()
+                id = try scanner.readTweetIDString()
             } else if key.equals("text") {
                 text = try scanner.readString()
             } else if key.equals("author_id") {
@@ -186,8 +194,9 @@ public struct SearchResponse: Sendable, Hashable {
             }
         }
         guard let id else { throw scanner.fail("tweet without id") }
+        try checkCreationTime(of: id, createdAt: createdAt, scanner)
         return Tweet(
-            id: id, text: text ?? "", authorID: authorID, createdAt: createdAt,
+            id: id, text: unescapeHTML(text ?? ""), authorID: authorID, createdAt: createdAt,
             kind: classify(retweet: isRetweet, reply: isReply, quote: isQuote), isReply: isReply)
     }
 
@@ -236,9 +245,9 @@ public struct SearchResponse: Sendable, Hashable {
         var first = try scanner.beginObject()
         while let key = try scanner.nextKey(&first) {
             if key.equals("id_str") {
-                id = try scanner.readIDString()
+                id = try scanner.readTweetIDString()
             } else if key.equals("id") {
-                numericID = try scanner.readUInt64Number()
+                numericID = try scanner.readTweetIDNumber()
             } else if key.equals("full_text") {
                 fullText = try scanner.readString()
             } else if key.equals("text") {
@@ -281,15 +290,59 @@ public struct SearchResponse: Sendable, Hashable {
             }
         }
         guard let tweetID = id ?? numericID else { throw scanner.fail("status without id_str") }
-        let body = fullText ?? text ?? ""
-        // A manual retweet ("RT @user: …") carries no retweeted_status but is a retweet all the same.
-        if !isRetweet, body.utf8.starts(with: "RT @".utf8) { isRetweet = true }
+        try checkCreationTime(of: tweetID, createdAt: createdAt, scanner)
+        let body = unescapeHTML(fullText ?? text ?? "")
         return Tweet(
             id: tweetID, text: body, authorID: authorID, authorUsername: username, createdAt: createdAt,
             kind: classify(retweet: isRetweet, reply: isReply, quote: isQuote), isReply: isReply)
     }
 
     // MARK: Shared
+
+    /// `text` with the API's HTML escapes undone, exactly once, in one pass: `&amp;` → `&`, `&lt;` → `<`,
+    /// `&gt;` → `>`; nothing else (`&amp;lt;` becomes `&lt;`, `&quot;` stays as it is).
+    ///
+    /// Both API versions escape these three characters in tweet text; the text stored is the text people read.
+    static func unescapeHTML(_ text: String) -> String {
+        guard text.utf8.contains(UInt8(ascii: "&")) else { return text }
+        let bytes = Array(text.utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count)
+        var index = 0
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "&") {
+                let rest = bytes[(index + 1)...]
+                if rest.starts(with: "amp;".utf8) {
+                    out.append(UInt8(ascii: "&"))
+                    index += 5
+                    continue
+                }
+                if rest.starts(with: "lt;".utf8) || rest.starts(with: "gt;".utf8) {
+                    out.append(rest.first == UInt8(ascii: "l") ? UInt8(ascii: "<") : UInt8(ascii: ">"))
+                    index += 4
+                    continue
+                }
+            }
+            out.append(byte)
+            index += 1
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Throws when `id`'s embedded creation time lies more than ``Tweet/creationTimeTolerance`` after `createdAt`.
+    private static func checkCreationTime(
+        of id: UInt64, createdAt: Date?, _ scanner: JSONScanner
+    ) throws(JSONScanError) {
+        guard let createdAt, let embedded = Tweet.creationTime(ofID: id),
+            embedded.timeIntervalSince(createdAt) > Tweet.creationTimeTolerance
+        else { return }
+        var error = scanner.fail(
+            "was made at \(embedded.formatted(.iso8601)) by its own clock, more than a day after its created_at "
+                + createdAt.formatted(.iso8601))
+        error.invalidID = String(id)
+        throw error
+    }
 
     /// A retweet wins over a reply, and a reply over a quote.
     private static func classify(retweet: Bool, reply: Bool, quote: Bool) -> Tweet.Kind {

@@ -9,7 +9,10 @@ public struct Tweet: Sendable, Hashable, Codable {
     public enum Kind: String, Sendable, Hashable, Codable, CaseIterable {
         /// A tweet of its author's own.
         case original
-        /// A retweet: v1.1 `retweeted_status` (or a manual `RT @` retweet), v2 `referenced_tweets` type `retweeted`.
+        /// A native retweet: v1.1 `retweeted_status`, v2 `referenced_tweets` type `retweeted`.
+        ///
+        /// A manual retweet (text typed as `RT @user: …`, with no such reference) is not one: its kind is what its
+        /// references make it, in both API versions; see ``Tweet/isManualRetweet``.
         case retweet
         /// A quote tweet: v1.1 `is_quote_status`/`quoted_status`, v2 `referenced_tweets` type `quoted`.
         case quote
@@ -19,7 +22,8 @@ public struct Tweet: Sendable, Hashable, Codable {
 
     /// The tweet's id.
     public var id: UInt64
-    /// The full text (`full_text` with v1.1 `tweet_mode=extended`).
+    /// The full text (`full_text` with v1.1 `tweet_mode=extended`), as people read it: the API's `&amp;`,
+    /// `&lt;` and `&gt;` are undone, exactly once.
     public var text: String
     /// The author's user id, when the response carried it.
     public var authorID: UInt64?
@@ -61,6 +65,47 @@ public struct Tweet: Sendable, Hashable, Codable {
         self.kind = kind
         self.isRetweet = kind == .retweet
         self.isReply = isReply ?? (kind == .reply)
+    }
+}
+
+extension Tweet {
+    /// Whether the text is a manual retweet, `RT @user:` at its start (a handle of 1–15 letters, digits or
+    /// underscores), on a tweet that is not a native ``Kind/retweet``.
+    ///
+    /// The same rule for v1.1 and v2. The native-retweet flag comes from the API's references; this one only from
+    /// the text people typed before native retweets existed (and some clients still type). It is narrower than the
+    /// classic script's "text starts with `RT`", which also dropped tweets such as `RTX 4090 review`.
+    public var isManualRetweet: Bool {
+        guard kind != .retweet else { return false }
+        var bytes = text.utf8[...]
+        guard bytes.starts(with: "RT @".utf8) else { return false }
+        bytes = bytes.dropFirst(4)
+        let handle = bytes.prefix { byte in
+            (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte)
+                || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
+                || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: "_")
+        }
+        return (1...15).contains(handle.count) && bytes.dropFirst(handle.count).first == UInt8(ascii: ":")
+    }
+
+    /// The largest tweet id, 2^63 − 1: the API's ids are positive signed 64-bit integers.
+    ///
+    /// A page holding an id outside `1...maxID` is refused whole with ``SearchError/Code/invalidTweetID``, so
+    /// that every stored id fits the table's signed 64-bit `twitterId` column exactly.
+    public static let maxID = UInt64(Int64.max)
+
+    /// How far an id's embedded creation time may lie after the tweet's own `created_at` (or after now) before
+    /// the page is refused: one day, in seconds.
+    public static let creationTimeTolerance: TimeInterval = 86_400
+
+    /// The creation time a Snowflake id carries in its high bits (`(id >> 22) + 1288834974657` ms since 1970),
+    /// or `nil` for ids below 2^40, which hand-written test pages and the pre-2010 sequential ids use.
+    ///
+    /// - Parameter id: A tweet id.
+    /// - Returns: The embedded time, or `nil` when `id` is too small to be a Snowflake id.
+    public static func creationTime(ofID id: UInt64) -> Date? {
+        guard id >= 1 << 40 else { return nil }
+        return Date(timeIntervalSince1970: (Double(id >> 22) + 1_288_834_974_657) / 1000)
     }
 }
 

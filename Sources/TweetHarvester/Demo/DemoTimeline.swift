@@ -176,7 +176,7 @@ struct DemoAuthor: Sendable {
         "Offline sync finally works on the train 🚆",
         "Push notifications in three lines of code? Yes please.",
         "Our café app now takes orders in Zürich, Kraków and São Paulo ☕️",
-        "Benchmarked the new backend: p99 down to 42 ms 📉",
+        "Benchmarked the new backend: p99 < 42 ms & p50 > 3 ms 📉",
         "Tip: keep tweet ids as 64-bit integers, ids above 2^53 don't fit in a double 🤓",
         "Bonne nouvelle : l’application est disponible en français 🇫🇷",
         "新しいバージョンをリリースしました 🎉",
@@ -187,7 +187,7 @@ struct DemoAuthor: Sendable {
         "مرحبا! تطبيقنا يدعم العربية الآن",
         "Dark mode shipped. Your eyes can thank us later 🌙",
         "Q&A at 5 pm: bring your <questions> and your http://example.com/links 🎤",
-        "Migrated 1.2M rows without downtime 💪",
+        "Migrated 1.2M rows without downtime 💪 (in HTML you write &amp; for &)",
     ]
 
     static let replyTexts: [String] = [

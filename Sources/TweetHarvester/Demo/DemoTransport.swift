@@ -18,6 +18,10 @@ import TwitterSearch
 ///   `count` (1–100, default 15), `since_id` and `max_id`; escaped as Twitter escapes v1.1 bodies.
 /// - `POST /oauth2/token`: the app-only bearer-token exchange.
 ///
+/// Tweet text is HTML-escaped on the wire in both versions, as the real API escapes it (`&amp;`, `&lt;`, `&gt;`;
+/// some texts have all three, and one a literal `&amp;` its author typed), so that a client sees what it will see
+/// from the real API; ``DemoTweet/text`` is the text people read.
+///
 /// Every response carries `x-rate-limit-limit`, `x-rate-limit-remaining` and `x-rate-limit-reset`; past the
 /// limit of a 15-minute window the API answers `429 Too Many Requests`. A request without an
 /// `Authorization` header gets `401`.

@@ -2,6 +2,23 @@ import Foundation
 
 /// Writes demo tweets in the v2 and v1.1 wire shapes of the recorded fixtures.
 enum DemoWire {
+    /// `text` as both API versions write tweet text: `&`, `<` and `>` as `&amp;`, `&lt;` and `&gt;`, and nothing
+    /// else escaped (entity offsets still count the characters people read).
+    static func htmlEscaped(_ text: String) -> String {
+        guard text.contains(where: { $0 == "&" || $0 == "<" || $0 == ">" }) else { return text }
+        var out = ""
+        out.reserveCapacity(text.utf8.count + 16)
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
+
     // MARK: v2
 
     static func v2Tweet(_ tweet: DemoTweet) -> DemoJSON {
@@ -41,7 +58,7 @@ enum DemoWire {
                 ))
         }
         fields.append(("reply_settings", .string("everyone")))
-        fields.append(("text", .string(tweet.text)))
+        fields.append(("text", .string(htmlEscaped(tweet.text))))
         return .object(fields)
     }
 
@@ -125,11 +142,11 @@ enum DemoWire {
         ]
         let length = UInt64(tweet.text.unicodeScalars.count)
         if extended {
-            fields.append(("full_text", .string(tweet.text)))
+            fields.append(("full_text", .string(htmlEscaped(tweet.text))))
             fields.append(("truncated", .bool(false)))
             fields.append(("display_text_range", .array([.unsigned(0), .unsigned(length)])))
         } else {
-            fields.append(("text", .string(tweet.text)))
+            fields.append(("text", .string(htmlEscaped(tweet.text))))
             fields.append(("truncated", .bool(false)))
         }
         fields.append(
