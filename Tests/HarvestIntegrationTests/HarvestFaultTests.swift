@@ -38,6 +38,23 @@ struct HarvestFaultTests {
         Case(name: "a chunked body cut off", fault: .chunkedCutOff(.json(page), after: 40), code: "transport"),
         Case(name: "a connection reset", fault: .reset, code: "transport"),
         Case(
+            name: "a Content-Length larger than the body", fault: .contentLengthLargerThanBody(.json(page), extra: 9),
+            code: "transport"),
+        Case(
+            name: "a truncated gzip body",
+            fault: .respond(
+                .json(
+                    GzipBytes.stored(page).prefix(GzipBytes.stored(page).count / 2),
+                    headers: [("Content-Encoding", "gzip")])),
+            code: "transport"),
+        Case(
+            name: "invalid UTF-8 in a tweet's text",
+            fault: .respond(
+                .json(
+                    Data(#"{"data":[{"id":"1900000000000000001","text":"caf"#.utf8) + [0xFF]
+                        + Data(#""}],"meta":{}}"#.utf8))),
+            code: "undecodableBody"),
+        Case(
             name: "a text/html 200",
             fault: .respond(.init(status: 200, headers: [("Content-Type", "text/html")], body: Data("<html/>".utf8))),
             code: "notAPage"),
@@ -71,6 +88,7 @@ struct HarvestFaultTests {
             #expect(run.stored == [1_900_000_000_000_000_001])
             #expect(run.outcomes == ["succeeded"])
             #expect(server.requests.count == 3)
+            print("HarvestFaultTests: a run that succeeds: peak RSS \(run.peakRSS >> 20) MiB")
         }
     }
 
