@@ -184,11 +184,12 @@ public struct SearchPages: AsyncSequence, Sendable {
         }
 
         /// Records `cursor` as sent, or throws ``SearchError/Code/repeatedCursor`` when this walk has sent it before.
-        private mutating func useCursor(_ cursor: String, name: String) throws(SearchError) {
+        private mutating func useCursor(_ cursor: String, name: String) async throws {
             guard usedCursors.insert(cursor).inserted else {
+                // The cursor is the server's text: scrubbed whole, like any other, before it is cut and named.
+                let shown = await client.secretScrubber(authorization: nil).scrub(cursor).prefix(80)
                 throw SearchError(
-                    .repeatedCursor,
-                    message: "the API sent \(name) \(String(cursor.prefix(80))) again; following it would page forever")
+                    .repeatedCursor, message: "the API sent \(name) \(shown) again; following it would page forever")
             }
         }
 
@@ -234,7 +235,7 @@ public struct SearchPages: AsyncSequence, Sendable {
             case .v2:
                 // v2 may send an empty page that still has a next_token: only the token decides.
                 if response.nextToken == nil { isLast = true }
-                if !isLast, let token = response.nextToken { try useCursor(token, name: "next_token") }
+                if !isLast, let token = response.nextToken { try await useCursor(token, name: "next_token") }
                 nextToken = response.nextToken
             case .v1_1:
                 if response.tweets.isEmpty || (response.hasSearchMetadata && response.nextResults == nil) {
@@ -249,7 +250,7 @@ public struct SearchPages: AsyncSequence, Sendable {
                         .repeatedCursor,
                         message: "max_id \(next) is not below the max_id \(maxID) already sent; the API ignores it")
                 }
-                if !isLast { try useCursor(String(next), name: "max_id") }
+                if !isLast { try await useCursor(String(next), name: "max_id") }
                 maxID = next
             }
             finished = isLast

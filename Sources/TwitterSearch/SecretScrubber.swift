@@ -14,12 +14,19 @@ struct SecretScrubber: Sendable {
     /// What replaces a secret.
     static let mask = "<redacted>"
 
-    private let needles: [String]
+    /// The secrets as given; the forms to look for are worked out only when there is text to scrub, so a page
+    /// that decodes costs nothing more than this array.
+    private let values: [String]
 
     /// A scrubber for `values` (empty and very short ones are ignored).
     init(_ values: [String]) {
+        self.values = values.filter { $0.count >= 4 }
+    }
+
+    /// Every form of every secret to replace, longest first (so that a header goes whole before the token in it).
+    private var needles: [String] {
         var needles = Set<String>()
-        for value in values where value.count >= 4 {
+        for value in values {
             var forms = [value, PercentEncoding.encode(value)]
             if let decoded = value.removingPercentEncoding { forms.append(decoded) }
             for form in forms {
@@ -31,15 +38,18 @@ struct SecretScrubber: Sendable {
                 needles.insert(json.replacingOccurrences(of: "/", with: "\\/"))
             }
         }
-        // Longest first, so that a header value goes whole before the token inside it.
-        self.needles = needles.filter { $0.count >= 4 }.sorted { $0.count > $1.count }
+        return needles.filter { $0.count >= 4 }.sorted { $0.count > $1.count }
     }
 
     /// `text` with every secret replaced by ``mask``.
     func scrub(_ text: String) -> String {
+        Self.scrub(text, needles: needles)
+    }
+
+    private static func scrub(_ text: String, needles: [String]) -> String {
         var text = text
         for needle in needles where text.contains(needle) {
-            text = text.replacingOccurrences(of: needle, with: Self.mask)
+            text = text.replacingOccurrences(of: needle, with: mask)
         }
         return text
     }
@@ -47,6 +57,8 @@ struct SecretScrubber: Sendable {
     /// `error` with every text that came from the server scrubbed; its body excerpt, if it has one, is taken anew
     /// from `body` scrubbed whole, so that no secret survives cut in half at the excerpt's end.
     func scrub(_ error: SearchError, body: Data) -> SearchError {
+        let needles = needles
+        func scrub(_ text: String) -> String { Self.scrub(text, needles: needles) }
         var error = error
         error.message = error.message.map(scrub)
         error.problemTitle = error.problemTitle.map(scrub)

@@ -118,6 +118,16 @@ struct BoundsTests {
         #expect(same.requests.count == 2)
     }
 
+    @Test("a repeated cursor that echoes the bearer token is named scrubbed")
+    func repeatedCursorIsScrubbed() async throws {
+        let transport = MockTransport([
+            .json(v2Page([(30, "c", [])], next: Self.token)), .json(v2Page([(20, "b", [])], next: Self.token)),
+        ])
+        let error = try await Self.searchError(try Self.client(transport))
+        #expect(error.code == .repeatedCursor)
+        #expect(error.message == "the API sent next_token <redacted> again; following it would page forever")
+    }
+
     @Test("a v1.1 page that ignores max_id stops with repeatedCursor instead of paging forever or ending quietly")
     func ignoredMaxIDStops() async throws {
         let page = MockTransport.Reply.json(
