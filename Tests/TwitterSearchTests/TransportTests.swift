@@ -484,6 +484,27 @@ struct AsyncHTTPClientTransportTests {
         }
     }
 
+    @Test("an owning transport shuts its client down once; later requests fail; one released unshut does not crash")
+    func ownedLifecycle() async throws {
+        try await TestHTTPServer.withServer([.init("GET", "/ok") { _ in .json("{}") }]) { server in
+            let url = server.baseURL.appendingPathComponent("ok")
+            let transport = AsyncHTTPClientTransport(configuration: .init())
+            #expect(try await transport.send(TransportRequest(url: url)).status == .ok)
+            try await transport.shutdown()
+            try await transport.shutdown()  // a second call is harmless
+            let error = await #expect(throws: SearchError.self) { try await transport.send(TransportRequest(url: url)) }
+            #expect(error?.code == .transport)
+            #expect(error?.message == "the transport's HTTP client was already shut down")
+
+            // Released without shutdown(): its deinit starts the shutdown, so AsyncHTTPClient's debug-build check
+            // (a client released while running stops the process) never fires.
+            var forgotten: AsyncHTTPClientTransport? = AsyncHTTPClientTransport(configuration: .init())
+            #expect(try await forgotten?.send(TransportRequest(url: url)).status == .ok)
+            forgotten = nil
+            #expect(forgotten == nil)
+        }
+    }
+
     @Test("a transport on a client of your own sends through it; you shut the client down")
     func ownClient() async throws {
         let client = HTTPClient(
