@@ -139,15 +139,23 @@ struct HarvestFaultTests {
         }
     }
 
-    @Test("a stall before the headers: the command gives up when the server goes away, with one line")
-    func stall() async throws {
-        let server = try FaultServer([], then: .stallBeforeHeaders)
+    /// The faults that hold a reply open: `harvest` has no option for a short deadline (its requests get 30 s), so
+    /// the server goes away once the request arrived, and the command must then give up with one line.
+    static let stalls: [Case] = [
+        Case(name: "a stall before the headers", fault: .stallBeforeHeaders, code: "transport"),
+        Case(name: "a stall mid-body", fault: .stallMidBody(.json(page), after: 40), code: "transport"),
+        Case(name: "a one-byte drip", fault: .drip(.json(page), every: .milliseconds(200)), code: "transport"),
+    ]
+
+    @Test("a stall or a drip: the command gives up when the server goes away, with one line", arguments: stalls)
+    func stall(_ fault: Case) async throws {
+        let server = try FaultServer([], then: fault.fault)
         defer { server.stop() }
         async let run = HarvestChild.run(server: server.baseURL, token: Self.token)
-        // Deterministic: the stall holds the reply until the server stops; stop it once the request arrived.
+        // Deterministic: the fault holds the reply until the server stops; stop it once the request arrived.
         #expect(await server.waitForRequests(1))
         server.stop()
-        Self.expectCleanFailure(try await run, naming: "transport", "stall")
+        Self.expectCleanFailure(try await run, naming: fault.code, fault.name)
     }
 
     @Test("a 302 to another port is refused, and the other server never sees the token")
