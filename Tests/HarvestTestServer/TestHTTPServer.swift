@@ -130,8 +130,16 @@ public final class TestHTTPServer: Sendable {
     public init(routes: [Route], idleLimit: TimeInterval = 120) throws {
         self.routes = routes
         self.idleLimit = idleLimit
+        (listener, port) = try Self.bindLoopback(listening: true)
+        let thread = Thread { [self] in acceptLoop() }
+        thread.start()
+    }
+
+    /// A TCP socket bound to 127.0.0.1 and an ephemeral port, listening when `listening` is set, and its port.
+    static func bindLoopback(listening: Bool) throws -> (socket: Int32, port: Int) {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw StartError(description: "socket: errno \(errno)") }
+        closeOnExec(fd)
         var yes: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
         var address = sockaddr_in()
@@ -143,7 +151,7 @@ public final class TestHTTPServer: Sendable {
                 bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
             }
         }
-        guard bound == 0, listen(fd, 64) == 0 else {
+        guard bound == 0, !listening || listen(fd, 64) == 0 else {
             close(fd)
             throw StartError(description: "bind/listen: errno \(errno)")
         }
@@ -151,10 +159,13 @@ public final class TestHTTPServer: Sendable {
         _ = withUnsafeMutablePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
         }
-        listener = fd
-        port = Int(UInt16(bigEndian: address.sin_port))
-        let thread = Thread { [self] in acceptLoop() }
-        thread.start()
+        return (fd, Int(UInt16(bigEndian: address.sin_port)))
+    }
+
+    /// Marks `fd` close-on-exec, so that a child process the test starts does not hold the server's sockets open
+    /// (a listening socket held by a child would accept connections after the server stopped).
+    static func closeOnExec(_ fd: Int32) {
+        _ = fcntl(fd, F_SETFD, fcntl(fd, F_GETFD) | FD_CLOEXEC)
     }
 
     /// Runs `body` with a started server and stops the server when `body` returns or throws.
@@ -224,6 +235,7 @@ public final class TestHTTPServer: Sendable {
                 break
             }
             let connection = accept(listener, nil, nil)
+            if connection >= 0 { Self.closeOnExec(connection) }
             guard connection >= 0 else {
                 let failure = errno
                 if failure == EINTR || failure == EAGAIN || failure == ECONNABORTED { continue }
@@ -275,8 +287,21 @@ public final class TestHTTPServer: Sendable {
             headerEnd = Self.find(separator, in: buffer)
             if headerEnd == nil, !receive(connection, &buffer) { return nil }
         }
-        guard let headerEnd else { return nil }
-        let head = String(decoding: buffer[..<headerEnd], as: UTF8.self)
+        guard let headerEnd, var request = Self.parseHead(buffer[..<headerEnd]) else { return nil }
+        let length = Int(request.headers["content-length"] ?? "0") ?? 0
+        let bodyStart = headerEnd + 4
+        while buffer.count < bodyStart + length {
+            if !receive(connection, &buffer) { return nil }
+        }
+        request.body = Data(buffer[bodyStart..<bodyStart + length])
+        buffer.removeFirst(bodyStart + length)
+        return request
+    }
+
+    /// The request line and header fields of a request head (without its blank line), or `nil` when the request
+    /// line is not `METHOD TARGET VERSION`; the body is left empty.
+    static func parseHead(_ bytes: ArraySlice<UInt8>) -> Request? {
+        let head = String(decoding: bytes, as: UTF8.self)
         var lines = head.components(separatedBy: "\r\n")
         let requestLine = lines.removeFirst().split(separator: " ")
         guard requestLine.count == 3 else { return nil }
@@ -287,19 +312,12 @@ public final class TestHTTPServer: Sendable {
             let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
             headers[name] = headers[name].map { "\($0), \(value)" } ?? value
         }
-        let length = Int(headers["content-length"] ?? "0") ?? 0
-        let bodyStart = headerEnd + 4
-        while buffer.count < bodyStart + length {
-            if !receive(connection, &buffer) { return nil }
-        }
-        let body = Data(buffer[bodyStart..<bodyStart + length])
-        buffer.removeFirst(bodyStart + length)
         let target = String(requestLine[1])
         let parts = target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
         let query = parts.count > 1 ? Self.parseQuery(String(parts[1])) : []
         return Request(
             method: String(requestLine[0]), target: target, path: String(parts[0]), query: query, headers: headers,
-            body: body)
+            body: Data())
     }
 
     private func receive(_ connection: Int32, _ buffer: inout [UInt8]) -> Bool {
@@ -329,7 +347,7 @@ public final class TestHTTPServer: Sendable {
         }
     }
 
-    private static func find(_ needle: [UInt8], in haystack: [UInt8]) -> Int? {
+    static func find(_ needle: [UInt8], in haystack: [UInt8]) -> Int? {
         guard haystack.count >= needle.count else { return nil }
         for start in 0...(haystack.count - needle.count) where haystack[start] == needle[0] {
             if Array(haystack[start..<start + needle.count]) == needle { return start }
@@ -347,9 +365,12 @@ public final class TestHTTPServer: Sendable {
         }
     }
 
-    private static func reason(_ status: Int) -> String {
+    static func reason(_ status: Int) -> String {
         switch status {
         case 200: "OK"
+        case 301: "Moved Permanently"
+        case 302: "Found"
+        case 307: "Temporary Redirect"
         case 400: "Bad Request"
         case 401: "Unauthorized"
         case 403: "Forbidden"
