@@ -30,10 +30,22 @@ struct HarvestOverHTTPTests {
             settings.api = api
             settings.baseURL = server.baseURL
             let store = InMemoryTableStore()
-            let harvester = try Harvester(settings: settings, store: store, clock: clock)
-            let first = try await harvester.runOnce()
-            clock.advance(by: .seconds(60))
-            let second = try await harvester.runOnce()
+            // A client of its own: no connection pooled by another test (to a port this server now reuses) can
+            // stand in for one to this server. On a manual clock a retry's backoff would wait for good, so a
+            // failed request fails the test at once instead.
+            let transport = AsyncHTTPClientTransport(configuration: .init())
+            settings.search.policy.maxAttempts = 1
+            let harvester = try Harvester(settings: settings, store: store, transport: transport, clock: clock)
+            let runs: Result<(HarvestReport, HarvestReport), any Error>
+            do {
+                let first = try await harvester.runOnce()
+                clock.advance(by: .seconds(60))
+                runs = .success((first, try await harvester.runOnce()))
+            } catch {
+                runs = .failure(error)
+            }
+            try await transport.shutdown()
+            let (first, second) = try runs.get()
             let truth = demo.timeline(after: Self.start.addingTimeInterval(-120), through: clock.now)
             let expected = Set(truth.filter { $0.kind != .retweet && $0.kind != .reply }.map(\.id))
             let stored = try await store.read(Query("Updates")).compactMap(HarvestTables.tweetID(of:))

@@ -100,10 +100,10 @@ public final class FaultServer: Sendable {
         self.idleLimit = idleLimit
         self.script = script
         var fds: [Int32] = [0, 0]
-        guard pipe(&fds) == 0 else { throw TestHTTPServer.StartError(description: "pipe: errno \(errno)") }
+        guard pipe2(&fds, O_CLOEXEC) == 0 else {
+            throw TestHTTPServer.StartError(description: "pipe: errno \(errno)")
+        }
         stopPipe = (fds[0], fds[1])
-        TestHTTPServer.closeOnExec(fds[0])
-        TestHTTPServer.closeOnExec(fds[1])
         do {
             (listener, port) = try TestHTTPServer.bindLoopback(listening: true)
         } catch {
@@ -241,9 +241,8 @@ public final class FaultServer: Sendable {
                 if idle > .seconds(idleLimit) { stop(because: "idle for more than \(idleLimit) s") }
                 continue
             }
-            let connection = accept(listener, nil, nil)
+            let connection = TestHTTPServer.acceptCloseOnExec(listener)
             guard connection >= 0 else { continue }
-            TestHTTPServer.closeOnExec(connection)
             let accepted = state.withLock { state -> Bool in
                 guard !state.stopped else { return false }
                 state.connections.insert(connection)

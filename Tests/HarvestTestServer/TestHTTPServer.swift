@@ -137,9 +137,9 @@ public final class TestHTTPServer: Sendable {
 
     /// A TCP socket bound to 127.0.0.1 and an ephemeral port, listening when `listening` is set, and its port.
     static func bindLoopback(listening: Bool) throws -> (socket: Int32, port: Int) {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        // Close-on-exec from the start: marked later, a child spawned by another test in between would hold it.
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw StartError(description: "socket: errno \(errno)") }
-        closeOnExec(fd)
         var yes: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
         var address = sockaddr_in()
@@ -166,6 +166,13 @@ public final class TestHTTPServer: Sendable {
     /// (a listening socket held by a child would accept connections after the server stopped).
     static func closeOnExec(_ fd: Int32) {
         _ = fcntl(fd, F_SETFD, fcntl(fd, F_GETFD) | FD_CLOEXEC)
+    }
+
+    /// `accept` with the new socket close-on-exec atomically (`accept4`): with `accept` and then `fcntl`, a child
+    /// spawned by another test in between inherits the connection and keeps it open after the server closed it,
+    /// and a client's pooled keep-alive connection then waits on it for a reply that never comes.
+    static func acceptCloseOnExec(_ listener: Int32) -> Int32 {
+        accept4(listener, nil, nil, Int32(SOCK_CLOEXEC.rawValue))
     }
 
     /// Runs `body` with a started server and stops the server when `body` returns or throws.
@@ -234,8 +241,7 @@ public final class TestHTTPServer: Sendable {
                 stop(because: "listening socket \(listener) failed (poll revents \(poller.revents))")
                 break
             }
-            let connection = accept(listener, nil, nil)
-            if connection >= 0 { Self.closeOnExec(connection) }
+            let connection = Self.acceptCloseOnExec(listener)
             guard connection >= 0 else {
                 let failure = errno
                 if failure == EINTR || failure == EAGAIN || failure == ECONNABORTED { continue }
