@@ -54,6 +54,7 @@ typedef struct {
 typedef struct {
     page_t pages[MAX_PAGES];
     int count;  // pages served: the oldest `count` of the corpus
+    int listed;  // pages in the index
     page_t empty;
 } api_t;
 
@@ -106,7 +107,7 @@ static void load(const char *dir, int limit) {
             page = &api->empty;
         } else {
             int number = atoi(fields[1]);
-            if (number >= MAX_PAGES || number != api->count) {
+            if (number >= MAX_PAGES || number != api->listed++) {
                 fprintf(stderr, "pages_server: index.tsv pages out of order\n");
                 exit(2);
             }
