@@ -31,7 +31,7 @@ struct GetUpdates {
         let store = try await FileTableStore(directory: URL(fileURLWithPath: "GetUpdates.data"), logger: logger)
         let harvester = try Harvester(
             settings: settings, store: store,
-            transport: demo ? DemoTransport() : URLSessionTransport(),
+            transport: demo ? DemoTransport() : AsyncHTTPClientTransport.shared,
             logger: logger
         ) { result in
             switch result {

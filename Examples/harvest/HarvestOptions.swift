@@ -47,7 +47,7 @@ struct HarvestOptions: ParsableArguments {
             } catch {
                 throw UsageError("\(error) (or pass --demo to use the simulated API)")
             }
-            transport = URLSessionTransport()
+            transport = AsyncHTTPClientTransport.shared
         }
         settings.api = version
         settings.baseURL = base

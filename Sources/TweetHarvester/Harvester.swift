@@ -45,8 +45,9 @@ public actor Harvester {
     /// - Parameters:
     ///   - settings: Credentials, query, table, filters, schedule.
     ///   - store: Where tweets, reports and the watermark are stored.
-    ///   - transport: How requests reach the search API. The default is the URLSession transport; use
-    ///     ``DemoTransport`` for the simulated API.
+    ///   - transport: How requests reach the search API. The default is `AsyncHTTPClientTransport.shared`, the
+    ///     process-wide transport on AsyncHTTPClient, which needs no shutdown; use ``DemoTransport`` for the
+    ///     simulated API.
     ///   - clock: The clock for the schedule, rate-limit waits and reports. The default is the system clock.
     ///   - logger: Where the harvester logs. The default is the task's current logger.
     ///   - onRun: Called after every harvest run, scheduled or not, with its report or its error.
@@ -54,7 +55,7 @@ public actor Harvester {
     public init(
         settings: HarvestSettings,
         store: any TableStore,
-        transport: any HTTPTransport = URLSessionTransport(),
+        transport: any HTTPTransport = AsyncHTTPClientTransport.shared,
         clock: any WallClock = .system,
         logger: Logger = .current,
         onRun: (@Sendable (Result<HarvestReport, any Error>) async -> Void)? = nil

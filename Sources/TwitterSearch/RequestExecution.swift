@@ -41,7 +41,10 @@ extension SearchClient {
                 response = try await transport.send(request)
             } catch {
                 if error is CancellationError || Task.isCancelled { throw CancellationError() }
-                let failure = SearchError(.transport, message: String(String(describing: error).prefix(200)))
+                // A transport's own SearchError keeps its code and message; only network errors and time-outs
+                // are retried (a body over the cap would be as large the next time).
+                let failure = SearchError.transportFailure(error, url: url)
+                guard failure.code == .transport || failure.code == .timedOut else { throw failure }
                 failures += 1
                 try await backOff(after: failures, failure: failure, reason: "network error", logger: logger)
                 continue

@@ -57,7 +57,8 @@ public struct SearchClient: Sendable {
     /// - Parameters:
     ///   - credentials: How to authenticate.
     ///   - configuration: The client's settings. The default is ``Configuration/init()``.
-    ///   - transport: How requests travel. The default is a new ``URLSessionTransport``.
+    ///   - transport: How requests travel. The default is ``AsyncHTTPClientTransport/shared``, the process-wide
+    ///     transport on AsyncHTTPClient, which needs no shutdown.
     ///   - clock: Where time and waits come from. The default is the system clock.
     ///   - logger: Where the client logs: requests at `.trace`, pages at `.debug`, waits and retries at `.warning`.
     /// - Throws: ``SearchError`` with code ``SearchError/Code/insecureURL`` when the base URL is not
@@ -65,7 +66,7 @@ public struct SearchClient: Sendable {
     public init(
         credentials: SearchCredentials,
         configuration: Configuration = .init(),
-        transport: any HTTPTransport = URLSessionTransport(),
+        transport: any HTTPTransport = AsyncHTTPClientTransport.shared,
         clock: any WallClock = .system,
         logger: Logger = .current
     ) throws(SearchError) {

@@ -7,13 +7,21 @@ import Synchronization
     import FoundationNetworking
 #endif
 
-/// The default ``HTTPTransport``, on URLSession (FoundationNetworking and libcurl on Linux).
+/// An ``HTTPTransport`` on URLSession (FoundationNetworking and libcurl on Linux), for those who want it and on
+/// Apple platforms; the default is ``AsyncHTTPClientTransport``.
+///
+/// > Warning: On Linux, FoundationNetworking stops the whole process (SIGILL, `Transfer completed, but there's
+/// > no response`) when a server or proxy cuts a reply right after its status line or headers. No code above it
+/// > can catch that, which is why this transport is never the default. It also has no cap on the body size, and
+/// > follows redirects to any origin, re-sending the request's headers.
 ///
 /// One transport owns one `URLSession`, so connections are kept alive and reused across requests; share
 /// one transport between clients rather than making one per request. Each request gets a time limit
 /// (its own ``TransportRequest/timeout`` or ``Configuration/timeout``), and cancelling the calling task
 /// cancels the underlying `URLSessionTask` at once: the connection is dropped, not left to finish.
-/// Every request carries `User-Agent: TweetHarvester/<version>` unless it sets its own.
+/// Every request carries `User-Agent: TweetHarvester/<version>` unless it sets its own. A failed exchange
+/// throws a ``SearchError`` with one readable line (`could not resolve host api.twitter.com`), never the
+/// `URLError` dump.
 ///
 /// ```swift
 /// let transport = URLSessionTransport()
@@ -60,10 +68,12 @@ public final class URLSessionTransport: HTTPTransport {
     /// Sends `request` and returns the complete response, whatever its status.
     ///
     /// - Throws: `CancellationError` when the calling task is cancelled (the URLSession task is
-    ///   cancelled too), or the `URLError` of a failed exchange (time-out, connection refused or reset).
+    ///   cancelled too), or a ``SearchError`` for a failed exchange: ``SearchError/Code/timedOut`` for a
+    ///   time-out, ``SearchError/Code/transport`` for the rest (DNS, connection refused or reset, TLS).
     public func send(_ request: TransportRequest) async throws -> TransportResponse {
         try Task.checkCancellation()
         let urlRequest = makeURLRequest(request)
+        let limit = request.timeout ?? configuration.timeout
         let handle = Mutex<URLSessionDataTask?>(nil)
         let cancelled = Mutex(false)
         return try await withTaskCancellationHandler {
@@ -72,11 +82,19 @@ public final class URLSessionTransport: HTTPTransport {
                 let task = session.dataTask(with: urlRequest) { data, response, error in
                     if let error {
                         let wasCancelled = (error as? URLError)?.code == .cancelled && cancelled.withLock { $0 }
-                        continuation.resume(throwing: wasCancelled ? CancellationError() : error)
+                        if wasCancelled {
+                            continuation.resume(throwing: CancellationError())
+                        } else if let error = error as? URLError {
+                            continuation.resume(throwing: SearchError(urlError: error, url: request.url, limit: limit))
+                        } else {
+                            continuation.resume(throwing: SearchError.transportFailure(error, url: request.url))
+                        }
                         return
                     }
                     guard let http = response as? HTTPURLResponse, let status = Self.status(http.statusCode) else {
-                        continuation.resume(throwing: URLError(.badServerResponse))
+                        continuation.resume(
+                            throwing: SearchError(
+                                urlError: URLError(.badServerResponse), url: request.url, limit: limit))
                         return
                     }
                     continuation.resume(

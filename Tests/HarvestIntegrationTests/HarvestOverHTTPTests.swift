@@ -8,14 +8,14 @@ import TwitterSearch
 
 @testable import TweetHarvester
 
-/// The whole stack over real HTTP: `URLSessionTransport` (libcurl on Linux) to a server on 127.0.0.1 that serves
-/// the demo search API.
+/// The whole stack over real HTTP: the default transport (`AsyncHTTPClientTransport.shared`) to a server on
+/// 127.0.0.1 that serves the demo search API.
 @Suite("Harvesting over HTTP")
 struct HarvestOverHTTPTests {
     private static let start = Date(timeIntervalSince1970: 1_790_000_000)
 
     @Test(
-        "v2 and v1.1 runs over URLSessionTransport store the window, then only what arrived, nothing twice",
+        "v2 and v1.1 runs over the default transport store the window, then only what arrived, nothing twice",
         arguments: [APIVersion.v2, .v1_1])
     func harvestOverHTTP(api: APIVersion) async throws {
         let clock = ManualClock(now: Self.start)
@@ -30,8 +30,7 @@ struct HarvestOverHTTPTests {
             settings.api = api
             settings.baseURL = server.baseURL
             let store = InMemoryTableStore()
-            let harvester = try Harvester(
-                settings: settings, store: store, transport: URLSessionTransport(), clock: clock)
+            let harvester = try Harvester(settings: settings, store: store, clock: clock)
             let first = try await harvester.runOnce()
             clock.advance(by: .seconds(60))
             let second = try await harvester.runOnce()

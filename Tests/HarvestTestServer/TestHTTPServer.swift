@@ -109,6 +109,7 @@ public final class TestHTTPServer: Sendable {
         var stopped = false
         var stopReason: String?
         var connections: Set<Int32> = []
+        var acceptedConnections = 0
         var requests: [Request] = []
         var lastActivity = ContinuousClock.now
     }
@@ -180,6 +181,11 @@ public final class TestHTTPServer: Sendable {
         state.withLock { $0.requests }
     }
 
+    /// How many connections the server has accepted so far: with keep-alive, a walk of many pages needs one.
+    public var acceptedConnections: Int {
+        state.withLock { $0.acceptedConnections }
+    }
+
     /// Why the server stopped (`nil` while it runs): `stop()`, the idle limit, or a failure of its listening
     /// socket. A test whose requests fail to connect can name the cause.
     public var stopReason: String? {
@@ -227,6 +233,7 @@ public final class TestHTTPServer: Sendable {
             let accepted = state.withLock { state -> Bool in
                 guard !state.stopped else { return false }
                 state.connections.insert(connection)
+                state.acceptedConnections += 1
                 state.lastActivity = ContinuousClock.now
                 return true
             }

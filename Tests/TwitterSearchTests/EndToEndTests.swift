@@ -66,7 +66,7 @@ enum IndependentOAuth {
     }
 }
 
-@Suite("End to end over URLSessionTransport")
+@Suite("End to end over the default transport (AsyncHTTPClientTransport.shared)")
 struct EndToEndTests {
     private static let consumerSecret = "kd94hf93k423kf44&+/ü"
     private static let tokenSecret = "pfkkdhi9sl3r4s00"
@@ -160,8 +160,7 @@ struct EndToEndTests {
                 consumerKey: "dpf43f3p2l4k3l03", consumerSecret: Secret(Self.consumerSecret), token: "nnch734d00sl2jdk",
                 tokenSecret: Secret(Self.tokenSecret))
             let client = try SearchClient(
-                credentials: .oauth1(credentials), configuration: configuration, transport: URLSessionTransport(),
-                clock: clock)
+                credentials: .oauth1(credentials), configuration: configuration, clock: clock)
             var pages: [SearchPage] = []
             for try await page in client.pages(SearchQuery("#mobile services", sinceID: sinceID)) { pages.append(page) }
 
@@ -203,7 +202,7 @@ struct EndToEndTests {
                 var fields = HTTPFields()
                 fields[.authorization] = try signer.authorizationHeader(
                     method: "GET", url: url.appending(queryItems: [URLQueryItem(name: "q", value: "a b&c")]))
-                _ = try await URLSessionTransport().send(
+                _ = try await AsyncHTTPClientTransport.shared.send(
                     TransportRequest(
                         url: url.appending(queryItems: [URLQueryItem(name: "q", value: "a b&c")]), headerFields: fields)
                 )
