@@ -6,6 +6,7 @@
 #
 #   bash Benchmarks/run-http-bench.sh                    # 3 rounds x 5 walks per side, v2 and v1.1, gzip on and off
 #   bash Benchmarks/run-http-bench.sh --rounds 1 --runs 3 --apis v2 --gzip on --no-build
+#   bash Benchmarks/run-http-bench.sh --transport urlsession   # the Swift side on URLSessionTransport instead
 #
 # A round runs the Python side, then the Swift side, each for --runs timed walks after one warm-up walk, so
 # the two sides of a round meet the same load; the figure of a side is the median of its rounds, and the
@@ -23,14 +24,16 @@ RUNS=5
 APIS="v2 v1.1"
 GZIPS="on off"
 BUILD=1
+TRANSPORT=default
 while [ $# -gt 0 ]; do
   case "$1" in
     --rounds) ROUNDS="$2"; shift 2 ;;
     --runs) RUNS="$2"; shift 2 ;;
     --apis) APIS="$2"; shift 2 ;;
     --gzip) GZIPS="$2"; shift 2 ;;
+    --transport) TRANSPORT="$2"; shift 2 ;;
     --no-build) BUILD=0; shift ;;
-    *) echo "usage: $0 [--rounds N] [--runs N] [--apis 'v2 v1.1'] [--gzip 'on off'] [--no-build]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--rounds N] [--runs N] [--apis 'v2 v1.1'] [--gzip 'on off'] [--transport default|urlsession] [--no-build]" >&2; exit 2 ;;
   esac
 done
 export CORPUS_DIR="${CORPUS_DIR:-/tmp/corpus}"
@@ -95,7 +98,10 @@ lscpu | head -n 16 | sed 's/^/# lscpu /'
 echo "# load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "# python $("$VENV/bin/python" -c 'import sys, sqlite3, requests, orjson; print(sys.version.split()[0], "sqlite", sqlite3.sqlite_version, "requests", requests.__version__, "orjson", orjson.__version__)')"
 echo "# swift $(swift --version 2>/dev/null | head -n 1)"
-echo "# command $0 --rounds $ROUNDS --runs $RUNS --apis '$APIS' --gzip '$GZIPS'"
+echo "# command $0 --rounds $ROUNDS --runs $RUNS --apis '$APIS' --gzip '$GZIPS' --transport $TRANSPORT"
+export HTTP_BENCH_TRANSPORT="$TRANSPORT"
+SWIFT="http_swift"
+[ "$TRANSPORT" = urlsession ] && SWIFT="http_swift_urlsession"
 
 SUMMARY="$WORK/summary"
 : >"$SUMMARY"
@@ -117,7 +123,7 @@ for gzip in $GZIPS; do
         "$BIN" http | grep -v '^# machine\|^# date' | tee "$WORK/sw.out"
       c2=$(server_connections) s2=$(server_cpu_ms)
       py=$(value "http_py_$tag" "$WORK/py.out")
-      sw=$(value "http_swift_$tag" "$WORK/sw.out")
+      sw=$(value "${SWIFT}_$tag" "$WORK/sw.out")
       [ -n "$py" ] && [ -n "$sw" ] || { echo "a side printed no rate" >&2; exit 1; }
       py_rates+=("$py") sw_rates+=("$sw") ratios+=("$(awk -v a="$sw" -v b="$py" 'BEGIN { printf "%.2f", a / b }')")
       walks=$((RUNS + 1))
@@ -127,8 +133,8 @@ for gzip in $GZIPS; do
     done
     median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
     py=$(median "${py_rates[@]}") sw=$(median "${sw_rates[@]}") ratio=$(median "${ratios[@]}")
-    printf 'http_py_%s: %s tweets/s\nhttp_swift_%s: %s tweets/s\nhttp_ratio_%s: %s x\n' \
-      "$tag" "$py" "$tag" "$sw" "$tag" "$ratio" | tee -a "$SUMMARY"
+    printf 'http_py_%s: %s tweets/s\n%s_%s: %s tweets/s\nhttp_ratio_%s: %s x\n' \
+      "$tag" "$py" "$SWIFT" "$tag" "$sw" "$tag" "$ratio" | tee -a "$SUMMARY"
   done
 done
 
@@ -142,7 +148,7 @@ for api in $APIS; do
       --expect-rows "$rows" --expect-received "$received" | sed -n "s/^http_py_${tag}_maxrss: \([0-9.]*\).*/\1/p")
     sw=$(HTTP_BENCH_BASE_URL="$BASE" HTTP_BENCH_API="$api" HTTP_BENCH_RUNS=1 HTTP_BENCH_WARMUP=0 \
       HTTP_BENCH_RECEIVED="$received" HTTP_BENCH_EXPECT_ROWS="$rows" "$BIN" http |
-      sed -n "s/^http_swift_${tag}_maxrss: \([0-9.]*\).*/\1/p")
+      sed -n "s/^${SWIFT}_${tag}_maxrss: \([0-9.]*\).*/\1/p")
     printf 'http_maxrss_py_%s_%dpages: %s MiB\nhttp_maxrss_swift_%s_%dpages: %s MiB\n' \
       "$(echo "$api" | tr -d .)" "$pages" "$py" "$(echo "$api" | tr -d .)" "$pages" "$sw" | tee -a "$SUMMARY"
   done

@@ -17,7 +17,7 @@ import TwitterSearch
 /// `HTTP_BENCH_TAG` names the line (such as `gzip_on`); `HTTP_BENCH_RECEIVED` is the number of tweets the server
 /// sends in one walk (the report's `fetched` leaves out the repeats the client drops, so the rate is taken over
 /// what was received, as on the Python side); `HTTP_BENCH_EXPECT_ROWS` fails the run unless every walk stored that
-/// many rows. A walk is timed from opening the store to the end of `runOnce()`. After the first walk, a second
+/// many rows; `HTTP_BENCH_TRANSPORT=urlsession` passes `URLSessionTransport()` instead of the default. A walk is timed from opening the store to the end of `runOnce()`. After the first walk, a second
 /// run on the same store must find nothing new (it sends `since_id`).
 ///
 /// Lines: `http_swift_<api>_<tag>` tweets/s (median), `…_rows` rows, `…_cpu` the process's CPU time (user and
@@ -43,7 +43,10 @@ private func runHTTPHarvest() async throws {
     let warmUp = environment["HTTP_BENCH_WARMUP"].flatMap { Int($0) } ?? 1
     let received = environment["HTTP_BENCH_RECEIVED"].flatMap { Int($0) }
     let expectedRows = environment["HTTP_BENCH_EXPECT_ROWS"].flatMap { Int($0) }
-    let tag = "http_swift_\(api == .v2 ? "v2" : "v11")_\(environment["HTTP_BENCH_TAG"] ?? "gzip_on")"
+    // `urlsession` measures the previous default, `URLSessionTransport`, for comparison.
+    let urlSession = environment["HTTP_BENCH_TRANSPORT"] == "urlsession"
+    let tag =
+        "http_swift\(urlSession ? "_urlsession" : "")_\(api == .v2 ? "v2" : "v11")_\(environment["HTTP_BENCH_TAG"] ?? "gzip_on")"
 
     var settings = HarvestSettings(credentials: .bearer(BearerCredentials(token: Secret("benchmark-bearer-token"))))
     settings.api = api
@@ -63,7 +66,10 @@ private func runHTTPHarvest() async throws {
         let cpuStart = StorageBench.processCPUSeconds()
         let start = ContinuousClock.now
         let store = try await FileTableStore(directory: directory, logger: quiet)
-        let harvester = try Harvester(settings: settings, store: store, logger: quiet)
+        let harvester =
+            try urlSession
+            ? Harvester(settings: settings, store: store, transport: URLSessionTransport(), logger: quiet)
+            : Harvester(settings: settings, store: store, logger: quiet)
         let report = try await harvester.runOnce()
         let elapsed = ContinuousClock.now - start
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
