@@ -131,7 +131,7 @@ for gzip in $GZIPS; do
         "swift side $(((s2 - s1) / walks)) ms CPU a walk, $((c2 - c1 - 1)) connections for $((walks + 1)) runs"
       echo "# round $round: python $py, swift $sw tweets/s, ratio ${ratios[-1]}"
     done
-    median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+    median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
     py=$(median "${py_rates[@]}") sw=$(median "${sw_rates[@]}") ratio=$(median "${ratios[@]}")
     printf 'http_py_%s: %s tweets/s\n%s_%s: %s tweets/s\nhttp_ratio_%s: %s x\n' \
       "$tag" "$py" "$SWIFT" "$tag" "$sw" "$tag" "$ratio" | tee -a "$SUMMARY"
