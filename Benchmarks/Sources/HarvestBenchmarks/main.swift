@@ -5,6 +5,7 @@ import Foundation
 let groups: [BenchmarkGroup] = [
     oauthBenchmarks,
     harvestGroup,
+    httpHarvestGroup,
     searchBenchmarks,
     storageGroup,
     storageInsertGroup,
