@@ -100,7 +100,7 @@ public final class FaultServer: Sendable {
         self.idleLimit = idleLimit
         self.script = script
         var fds: [Int32] = [0, 0]
-        guard pipe2(&fds, O_CLOEXEC) == 0 else {
+        guard TestHTTPServer.pipeCloseOnExec(&fds) == 0 else {
             throw TestHTTPServer.StartError(description: "pipe: errno \(errno)")
         }
         stopPipe = (fds[0], fds[1])

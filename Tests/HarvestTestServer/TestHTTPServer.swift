@@ -172,7 +172,12 @@ public final class TestHTTPServer: Sendable {
     /// spawned by another test in between inherits the connection and keeps it open after the server closed it,
     /// and a client's pooled keep-alive connection then waits on it for a reply that never comes.
     static func acceptCloseOnExec(_ listener: Int32) -> Int32 {
-        accept4(listener, nil, nil, Int32(SOCK_CLOEXEC.rawValue))
+        systemAccept4(listener, nil, nil, Int32(SOCK_CLOEXEC.rawValue))
+    }
+
+    /// `pipe` with both ends close-on-exec atomically (`pipe2`).
+    static func pipeCloseOnExec(_ fds: UnsafeMutablePointer<Int32>) -> Int32 {
+        systemPipe2(fds, O_CLOEXEC)
     }
 
     /// Runs `body` with a started server and stops the server when `body` returns or throws.
@@ -388,3 +393,13 @@ public final class TestHTTPServer: Sendable {
         }
     }
 }
+
+// Glibc's module does not export these GNU extensions (they need _GNU_SOURCE); they are in every Linux libc.
+@_silgen_name("accept4")
+private func systemAccept4(
+    _ socket: Int32, _ address: UnsafeMutablePointer<sockaddr>?, _ length: UnsafeMutablePointer<socklen_t>?,
+    _ flags: Int32
+) -> Int32
+
+@_silgen_name("pipe2")
+private func systemPipe2(_ fds: UnsafeMutablePointer<Int32>, _ flags: Int32) -> Int32
