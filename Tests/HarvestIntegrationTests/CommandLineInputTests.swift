@@ -31,8 +31,8 @@ struct CommandLineInputTests {
     ]
 
     @Test("bad input ends in one line on standard error and a non-zero exit", arguments: CommandLineInputTests.refused)
-    func refusesInOneLine(arguments: [String], mentions: String) throws {
-        let run = try HarvestCommand.run(arguments, environment: ["TWITTER_BEARER_TOKEN": "cli-test-bearer"])
+    func refusesInOneLine(arguments: [String], mentions: String) async throws {
+        let run = try await HarvestCommand.run(arguments, environment: ["TWITTER_BEARER_TOKEN": "cli-test-bearer"])
         #expect(run.reason == .exit, "\(arguments): ended by signal \(run.status)")
         #expect(run.status != 0, "\(arguments)")
         #expect(run.errorLines.count == 1, "\(arguments): \(run.errorOutput)")
@@ -41,9 +41,9 @@ struct CommandLineInputTests {
     }
 
     @Test("a bearer token with CR and LF inside is refused in one line that does not show it")
-    func foldedBearerToken() throws {
+    func foldedBearerToken() async throws {
         let secret = "AAAAfolded0bearer0secret"
-        let run = try HarvestCommand.run(
+        let run = try await HarvestCommand.run(
             ["once", "--store", "memory", "--api-base", "http://127.0.0.1:1"],
             environment: ["TWITTER_BEARER_TOKEN": secret + "\r\nX-Injected: 1"])
         #expect(run.reason == .exit)
@@ -60,7 +60,7 @@ struct CommandLineInputTests {
         let route = DemoOverHTTP.route("/2/tweets/search/recent", demo)
         try await TestHTTPServer.withServer([route]) { server in
             let base = "HTTP://127.0.0.1:\(server.port)"
-            let run = try HarvestCommand.run(
+            let run = try await HarvestCommand.run(
                 ["once", "--store", "memory", "--show", "0", "--api-base", base, "--log-level", "error"],
                 environment: ["TWITTER_BEARER_TOKEN": "cli-test-bearer"])
             #expect(run.reason == .exit)
@@ -84,7 +84,7 @@ struct HarvestCommand {
     /// Runs `harvest arguments…` to its end, with the `TWITTER_` variables of this process replaced by
     /// `environment`'s. A command still running after two minutes is killed and reported (a refusal is
     /// immediate; the limit only keeps a regression from hanging the suite).
-    static func run(_ arguments: [String], environment: [String: String]) throws -> HarvestCommand {
+    static func run(_ arguments: [String], environment: [String: String]) async throws -> HarvestCommand {
         let process = Process()
         process.executableURL = try HarvestBinary.url
         process.arguments = arguments
@@ -108,15 +108,25 @@ struct HarvestCommand {
         process.standardOutput = output
         process.standardError = errors
         process.standardInput = FileHandle.nullDevice
-        let exited = DispatchSemaphore(value: 0)
-        process.terminationHandler = { _ in exited.signal() }
-        try process.run()
-        if exited.wait(timeout: .now() + .seconds(120)) == .timedOut {
-            process.terminate()
-            process.waitUntilExit()
+        // The wait suspends instead of blocking a thread of the cooperative pool (on 2 cores it has 2): a
+        // semaphore wait there held back every other test's task for as long as the children ran, and their
+        // AsyncHTTPClient exchanges ended as time-outs on a loaded machine.
+        let watchdog = DispatchWorkItem { if process.isRunning { process.terminate() } }
+        let started = ContinuousClock.now
+        DispatchQueue.global().asyncAfter(deadline: .now() + .seconds(120), execute: watchdog)
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            process.terminationHandler = { _ in continuation.resume() }
+            do {
+                try process.run()
+            } catch {
+                process.terminationHandler = nil
+                continuation.resume(throwing: error)
+            }
+        }
+        watchdog.cancel()
+        if ContinuousClock.now - started >= .seconds(120) {
             Issue.record("harvest \(arguments) was still running after two minutes")
         }
-        process.waitUntilExit()
         return HarvestCommand(
             status: process.terminationStatus, reason: process.terminationReason,
             output: (try? String(contentsOf: outputFile, encoding: .utf8)) ?? "",

@@ -6,14 +6,14 @@ import Testing
 @Suite("harvest verify and repair")
 struct RepairCommandTests {
     @Test("verify reports the damage and changes nothing; repair keeps a copy, salvages, and the store opens")
-    func verifyThenRepair() throws {
+    func verifyThenRepair() async throws {
         let scratch = try Scratch()
         defer { withExtendedLifetime(scratch) {} }
         let root = scratch.url
         let spec = "file:\(root.appending(path: "store").path)"
-        let once = try HarvestCommand.run(["once", "--demo", "--store", spec, "--show", "0"], environment: [:])
+        let once = try await HarvestCommand.run(["once", "--demo", "--store", spec, "--show", "0"], environment: [:])
         #expect(once.status == 0, "\(once.errorOutput)")
-        let sound = try HarvestCommand.run(["verify", "--store", spec], environment: [:])
+        let sound = try await HarvestCommand.run(["verify", "--store", spec], environment: [:])
         #expect(sound.status == 0, "\(sound.output) \(sound.errorOutput)")
         #expect(sound.output.contains("sound"), "\(sound.output)")
 
@@ -26,17 +26,17 @@ struct RepairCommandTests {
         bytes[lineStart + 60] ^= 0x01
         try Data(bytes).write(to: log)
 
-        let damaged = try HarvestCommand.run(["verify", "--store", spec], environment: [:])
+        let damaged = try await HarvestCommand.run(["verify", "--store", spec], environment: [:])
         #expect(damaged.reason == .exit)
         #expect(damaged.status == 1)
         #expect(damaged.output.contains("damaged at byte \(lineStart)"), "\(damaged.output)")
         #expect(damaged.output.contains("harvest repair"), "\(damaged.output)")
         #expect(try [UInt8](Data(contentsOf: log)) == bytes, "verify changed the store")
-        let refused = try HarvestCommand.run(["browse", "--store", spec], environment: [:])
+        let refused = try await HarvestCommand.run(["browse", "--store", spec], environment: [:])
         #expect(refused.status == 1)
         #expect(refused.errorLines.count == 1)
 
-        let repair = try HarvestCommand.run(["repair", "--store", spec], environment: [:])
+        let repair = try await HarvestCommand.run(["repair", "--store", spec], environment: [:])
         #expect(repair.status == 0, "\(repair.output) \(repair.errorOutput)")
         #expect(repair.output.contains("dropped everything from byte"), "\(repair.output)")
         #expect(repair.output.contains("repaired, opens again"), "\(repair.output)")
@@ -45,21 +45,21 @@ struct RepairCommandTests {
         #expect(try [UInt8](Data(contentsOf: root.appending(path: "store/\(kept)"))) == bytes)
         #expect(names.contains { $0.hasPrefix("store.jsonl.salvaged-") })
 
-        let after = try HarvestCommand.run(["verify", "--store", spec], environment: [:])
+        let after = try await HarvestCommand.run(["verify", "--store", spec], environment: [:])
         #expect(after.status == 0, "\(after.output)")
-        let browse = try HarvestCommand.run(["browse", "--store", spec, "--json"], environment: [:])
+        let browse = try await HarvestCommand.run(["browse", "--store", spec, "--json"], environment: [:])
         #expect(browse.status == 0, "\(browse.errorOutput)")
-        let again = try HarvestCommand.run(["repair", "--store", spec], environment: [:])
+        let again = try await HarvestCommand.run(["repair", "--store", spec], environment: [:])
         #expect(again.output.contains("nothing to repair"), "\(again.output)")
     }
 
     @Test("a write cut short at the end is sound for verify, which says the next open drops it")
-    func tornTail() throws {
+    func tornTail() async throws {
         let scratch = try Scratch()
         defer { withExtendedLifetime(scratch) {} }
         let root = scratch.url
         let spec = "file:\(root.appending(path: "store").path)"
-        let once = try HarvestCommand.run(["once", "--demo", "--store", spec, "--show", "0"], environment: [:])
+        let once = try await HarvestCommand.run(["once", "--demo", "--store", spec, "--show", "0"], environment: [:])
         #expect(once.status == 0, "\(once.errorOutput)")
         let log = root.appending(path: "store/store.jsonl")
         var bytes = try [UInt8](Data(contentsOf: log))
@@ -68,29 +68,29 @@ struct RepairCommandTests {
         let torn = Array(#"{"crc":"1234abcd","len":       300,"rec":{"op":"put""#.utf8)
         bytes.replaceSubrange(end..<end + torn.count, with: torn)
         try Data(bytes).write(to: log)
-        let verify = try HarvestCommand.run(["verify", "--store", spec], environment: [:])
+        let verify = try await HarvestCommand.run(["verify", "--store", spec], environment: [:])
         #expect(verify.status == 0, "\(verify.output)")
         #expect(verify.output.contains("drops a write cut short after byte \(end)"), "\(verify.output)")
         #expect(try [UInt8](Data(contentsOf: log)) == bytes, "verify changed the store")
     }
 
     @Test("verify runs SQLite's integrity check on a SQLite store")
-    func verifySQLite() throws {
+    func verifySQLite() async throws {
         let scratch = try Scratch()
         defer { withExtendedLifetime(scratch) {} }
         let root = scratch.url
         let spec = "sqlite:\(root.appending(path: "store.sqlite").path)"
-        let once = try HarvestCommand.run(["once", "--demo", "--store", spec, "--show", "0"], environment: [:])
+        let once = try await HarvestCommand.run(["once", "--demo", "--store", spec, "--show", "0"], environment: [:])
         #expect(once.status == 0, "\(once.errorOutput)")
-        let verify = try HarvestCommand.run(["verify", "--store", spec], environment: [:])
+        let verify = try await HarvestCommand.run(["verify", "--store", spec], environment: [:])
         #expect(verify.status == 0, "\(verify.output) \(verify.errorOutput)")
         #expect(verify.output.contains("integrity check passed"), "\(verify.output)")
     }
 
     @Test("repair refuses what it cannot repair, in one line")
-    func refusals() throws {
+    func refusals() async throws {
         for arguments in [["repair", "--store", "memory"], ["repair", "--store", "sqlite:/nonexistent/x.sqlite"]] {
-            let run = try HarvestCommand.run(arguments, environment: [:])
+            let run = try await HarvestCommand.run(arguments, environment: [:])
             #expect(run.reason == .exit)
             #expect(run.status == 1)
             #expect(run.errorLines.count == 1, "\(run.errorOutput)")
