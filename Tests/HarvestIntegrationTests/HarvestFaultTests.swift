@@ -278,7 +278,7 @@ enum HarvestChild {
         let storePath = root.appending(path: "store.sqlite").path
         let errorPath = root.appending(path: "stderr").path
         let arguments = [
-            try executable().path, "once", "--api", "v2", "--api-base", server.absoluteString, "--store",
+            try HarvestBinary.url.path, "once", "--api", "v2", "--api-base", server.absoluteString, "--store",
             "sqlite:\(storePath)", "--show", "0", "--log-level", logLevel,
         ]
         var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("TWITTER_") }
@@ -333,21 +333,6 @@ enum HarvestChild {
     /// of the child's own map, fresh at `exec`), read every 20 ms while the child ran, is the figure.
     static func peak(exitMaxRSS: Int, inherited: Int, sampled: Int) -> Int {
         exitMaxRSS > inherited ? exitMaxRSS : sampled
-    }
-
-    /// The `harvest` binary, built next to the test bundle (`TH_HARVEST_BINARY` overrides).
-    static func executable() throws -> URL {
-        if let path = ProcessInfo.processInfo.environment["TH_HARVEST_BINARY"] { return URL(fileURLWithPath: path) }
-        let candidates = [
-            Bundle.main.bundleURL.deletingLastPathComponent(),
-            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent(),
-            Bundle.main.bundleURL,
-        ].map { $0.appending(path: "harvest") }
-        guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
-            throw ChildError(
-                description: "harvest not found (swift build --build-tests builds it); looked in \(candidates)")
-        }
-        return found
     }
 
     struct ChildError: Error, CustomStringConvertible {

@@ -10,9 +10,7 @@ struct RepairCommandTests {
         let scratch = try Scratch()
         defer { withExtendedLifetime(scratch) {} }
         let root = scratch.url
-        let spec = "file:\(root.appending(path: "store").path)"
-        let once = try await HarvestCommand.run(["once", "--demo", "--store", spec, "--show", "0"], environment: [:])
-        #expect(once.status == 0, "\(once.errorOutput)")
+        let spec = try await scratch.harvested("file", at: "store")
         let sound = try await HarvestCommand.run(["verify", "--store", spec], environment: [:])
         #expect(sound.status == 0, "\(sound.output) \(sound.errorOutput)")
         #expect(sound.output.contains("sound"), "\(sound.output)")
@@ -58,9 +56,7 @@ struct RepairCommandTests {
         let scratch = try Scratch()
         defer { withExtendedLifetime(scratch) {} }
         let root = scratch.url
-        let spec = "file:\(root.appending(path: "store").path)"
-        let once = try await HarvestCommand.run(["once", "--demo", "--store", spec, "--show", "0"], environment: [:])
-        #expect(once.status == 0, "\(once.errorOutput)")
+        let spec = try await scratch.harvested("file", at: "store")
         let log = root.appending(path: "store/store.jsonl")
         var bytes = try [UInt8](Data(contentsOf: log))
         // After the last line's newline, over the padding: the start of a line the kill cut short.
@@ -78,10 +74,7 @@ struct RepairCommandTests {
     func verifySQLite() async throws {
         let scratch = try Scratch()
         defer { withExtendedLifetime(scratch) {} }
-        let root = scratch.url
-        let spec = "sqlite:\(root.appending(path: "store.sqlite").path)"
-        let once = try await HarvestCommand.run(["once", "--demo", "--store", spec, "--show", "0"], environment: [:])
-        #expect(once.status == 0, "\(once.errorOutput)")
+        let spec = try await scratch.harvested("sqlite", at: "store.sqlite")
         let verify = try await HarvestCommand.run(["verify", "--store", spec], environment: [:])
         #expect(verify.status == 0, "\(verify.output) \(verify.errorOutput)")
         #expect(verify.output.contains("integrity check passed"), "\(verify.output)")
@@ -104,6 +97,14 @@ private final class Scratch {
 
     init() throws {
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+
+    /// The store spec `KIND:<scratch>/PATH`, after one `harvest once --demo` into it succeeded.
+    func harvested(_ kind: String, at path: String) async throws -> String {
+        let spec = "\(kind):\(url.appending(path: path).path)"
+        let once = try await HarvestCommand.run(["once", "--demo", "--store", spec, "--show", "0"], environment: [:])
+        #expect(once.status == 0, "\(once.errorOutput)")
+        return spec
     }
 
     deinit {
