@@ -2,26 +2,11 @@ import Crypto
 import Foundation
 import HarvestClock
 import HarvestTestServer
+import HarvestTesting
 import OAuthSigning
 import Synchronization
 import Testing
 import TwitterSearch
-
-/// A wall clock whose sleeps return at once, moving its time to the deadline: waits cost nothing.
-final class ImmediateClock: WallClock, Sendable {
-    private let current: Mutex<Date>
-    let slept = Mutex<[Date]>([])
-
-    init(now: Date) { current = Mutex(now) }
-
-    var now: Date { current.withLock { $0 } }
-
-    func sleep(until deadline: Date) async throws {
-        try Task.checkCancellation()
-        current.withLock { $0 = max($0, deadline) }
-        slept.withLock { $0.append(deadline) }
-    }
-}
 
 /// An OAuth 1.0a HMAC-SHA1 verifier written from RFC 5849 §3.4 alone, independent of OAuthSigning.
 enum IndependentOAuth {
@@ -177,7 +162,7 @@ struct EndToEndTests {
             // 3 pages + a 429 + two 503s + one cut body = 7 requests, every one verified.
             #expect(server.requests.count == 7)
             // The 429 waited 30 s plus the 1 s margin; the three retries backed off 0.35 s, 0.7 s, 1.4 s.
-            let sleeps = clock.slept.withLock { $0 }
+            let sleeps = clock.sleeps
             #expect(sleeps.count == 4)
             #expect(sleeps.first == Date(timeIntervalSince1970: 1_700_000_031))
         }

@@ -1,6 +1,7 @@
 import Foundation
 import HarvestClock
 import HarvestTestServer
+import HarvestTesting
 import Logging
 import OAuthSigning
 import Testing
