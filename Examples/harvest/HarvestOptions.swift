@@ -8,8 +8,8 @@ import TwitterSearch
 
 /// The options `once` and `run` share: what to search, where to store it, and which API to ask.
 struct HarvestOptions: ParsableArguments {
-    @Option(help: "The search query.")
-    var query: String = "#mobileservices"
+    @Option(help: "A search query (default #mobileservices); repeat it for several jobs, one per query.")
+    var query: [String] = []
 
     @Option(help: "Where to store tweets: memory, file:PATH or sqlite:PATH.")
     var store: String = StoreSpec.defaultText
@@ -26,8 +26,12 @@ struct HarvestOptions: ParsableArguments {
     @Option(name: .customLong("api-base"), help: "The search API's base URL, such as http://127.0.0.1:8080.")
     var apiBase: String = "https://api.twitter.com"
 
-    /// Settings and transport for these options: the demo API, or credentials from the environment.
-    func resolve(clock: any WallClock) throws -> (settings: HarvestSettings, transport: any HTTPTransport) {
+    /// The queries asked for, in order, or the default one.
+    var queries: [String] { query.isEmpty ? ["#mobileservices"] : query }
+
+    /// Settings (one per query) and the transport for these options: the demo API, or credentials from the
+    /// environment.
+    func resolve(clock: any WallClock) throws -> (settings: [HarvestSettings], transport: any HTTPTransport) {
         guard let version = APIVersion(rawValue: api) else {
             throw UsageError("unknown API version \"\(api)\": use v2 or v1.1")
         }
@@ -47,14 +51,21 @@ struct HarvestOptions: ParsableArguments {
         }
         settings.api = version
         settings.baseURL = base
-        settings.query = query
         settings.table = table
-        do {
-            try settings.validate()
-        } catch {
-            throw UsageError("\(error)")
+        guard Set(queries).count == queries.count else { throw UsageError("--query: a query is given twice") }
+        let each = try queries.map { query in
+            var one = settings
+            one.query = query
+            // One job per query; the name says which in the scheduler's log lines.
+            one.jobName = queries.count > 1 ? "harvest \(query)" : nil
+            do {
+                try one.validate()
+            } catch {
+                throw UsageError("\(error)")
+            }
+            return one
         }
-        return (settings, transport)
+        return (each, transport)
     }
 }
 

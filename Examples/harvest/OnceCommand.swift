@@ -6,7 +6,7 @@ import TableStorage
 import TweetHarvester
 import TwitterSearch
 
-/// `harvest once [--query Q] [--store SPEC] [--demo | --api v2|v1.1 --api-base URL]`.
+/// `harvest once [--query Q]… [--store SPEC] [--demo | --api v2|v1.1 --api-base URL]`.
 struct OnceCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "once",
@@ -24,16 +24,20 @@ struct OnceCommand: AsyncParsableCommand {
         try await reportingErrors("once") {
             let logger = try logging.makeLogger()
             let spec = try StoreSpec(parsing: options.store)
-            let (settings, transport) = try options.resolve(clock: SystemClock())
+            let (jobs, transport) = try options.resolve(clock: SystemClock())
             let store = try await spec.open(logger: logger)
-            let harvester = try Harvester(settings: settings, store: store, transport: transport, logger: logger)
-            let report = try await harvester.runOnce()
-            print("harvest once (\(options.demo ? "demo" : settings.api.rawValue), \(spec)): \(report)")
-            let stored = try await RecordText.newest(min(show, report.stored), in: settings.table, of: store)
-            if !stored.isEmpty {
-                let total = try await store.count(Query(settings.table))
-                print(
-                    RecordText.table(stored, title: "newest \(stored.count) of \(total) records in \(settings.table):"))
+            for settings in jobs {
+                let harvester = try Harvester(settings: settings, store: store, transport: transport, logger: logger)
+                let report = try await harvester.runOnce()
+                let query = jobs.count > 1 ? ", \(settings.query)" : ""
+                print("harvest once (\(options.demo ? "demo" : settings.api.rawValue), \(spec)\(query)): \(report)")
+                let stored = try await RecordText.newest(min(show, report.stored), in: settings.table, of: store)
+                if !stored.isEmpty {
+                    let total = try await store.count(Query(settings.table))
+                    print(
+                        RecordText.table(
+                            stored, title: "newest \(stored.count) of \(total) records in \(settings.table):"))
+                }
             }
         }
     }

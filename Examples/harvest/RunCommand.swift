@@ -9,20 +9,30 @@ import TweetHarvester
 import TwitterSearch
 import UnixSignals
 
-/// `harvest run [--query Q] [--schedule CRON | --every DUR] [--store SPEC] [--demo | --api … --api-base …]`.
+/// `harvest run [--query Q]… [--schedule CRON [--tz ZONE] | --every DUR] [--max-concurrent N] [--store SPEC]
+/// [--demo | --api … --api-base …]`.
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "Run the harvest job on a schedule until SIGINT or SIGTERM, then stop cleanly.",
-        discussion: "The default schedule is hourly (0 * * * *), or every 30s with --demo."
+        discussion: """
+            The default schedule is hourly (0 * * * *), or every 30s with --demo. Each --query is its own job on \
+            the one schedule; --max-concurrent jobs run at once (default 1), and a job never overlaps itself.
+            """
     )
 
     @OptionGroup var options: HarvestOptions
 
     @OptionGroup var logging: LoggingOptions
 
-    @Option(help: "A cron expression in UTC, such as \"0 * * * *\" or @hourly.")
+    @Option(help: "A cron expression, such as \"0 * * * *\" or @hourly, read in --tz (default UTC).")
     var schedule: String?
+
+    @Option(name: .customLong("tz"), help: "The IANA time zone --schedule is read in, such as Europe/Berlin.")
+    var timeZone: String?
+
+    @Option(name: .customLong("max-concurrent"), help: "How many jobs may run at once (default 1).")
+    var maxConcurrent: Int = 1
 
     @Option(help: "Run every DUR from now: 30s, 15m, 1h, 1d.")
     var every: String?
@@ -32,26 +42,37 @@ struct RunCommand: AsyncParsableCommand {
             let logger = try logging.makeLogger()
             let clock = SystemClock()
             let spec = try StoreSpec(parsing: options.store)
-            var (settings, transport) = try options.resolve(clock: clock)
-            settings.schedule = try resolveSchedule(now: clock.now)
+            let (jobs, transport) = try options.resolve(clock: clock)
+            let schedule = try resolveSchedule(now: clock.now)
+            guard maxConcurrent >= 1 else {
+                throw UsageError("--max-concurrent must be at least 1, got \(maxConcurrent)")
+            }
             let store = try await spec.open(logger: logger)
             let totals = RunTotals()
-            let harvester = try Harvester(
-                settings: settings, store: store, transport: transport, clock: clock, logger: logger
-            ) { result in
-                print(totals.add(result, at: clock.now))
+            let harvesters = try jobs.map { settings in
+                var settings = settings
+                settings.schedule = schedule
+                return try Harvester(
+                    settings: settings, store: store, transport: transport, clock: clock, logger: logger
+                ) { result in
+                    print(totals.add(result, at: clock.now))
+                }
             }
+            var scheduler = JobScheduler.Configuration()
+            scheduler.maxConcurrentRuns = maxConcurrent
+            let service = try HarvestService(harvesters, configuration: scheduler, clock: clock, logger: logger)
+            let queries = jobs.map(\.query).joined(separator: ", ")
             FileHandle.standardError.write(
                 Data(
-                    "harvest run: \(settings.query) into \(settings.table) (\(spec)), \(scheduleText); Ctrl-C stops\n"
+                    "harvest run: \(queries) into \(options.table) (\(spec)), \(scheduleText); Ctrl-C stops\n"
                         .utf8))
             var configuration = ServiceGroupConfiguration(
-                services: [.init(service: harvester)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+                services: [.init(service: service)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
             // A run still going 30 seconds after the signal is cancelled; the watermark makes that safe.
             configuration.maximumGracefulShutdownDuration = .seconds(30)
             let group = ServiceGroup(configuration: configuration)
             // The first run starts now, not one interval from now; its failure is reported like any other run's.
-            _ = try? await harvester.runOnce()
+            for harvester in harvesters { _ = try? await harvester.runOnce() }
             do {
                 try await group.run()
             } catch is CancellationError {
@@ -62,15 +83,23 @@ struct RunCommand: AsyncParsableCommand {
     }
 
     private var scheduleText: String {
-        if let schedule { return "schedule \(schedule) UTC" }
+        if let schedule { return "schedule \(schedule) \(timeZone ?? "UTC")" }
         return "every \(every ?? (options.demo ? "30s" : "hour, on the hour (UTC)"))"
     }
 
     private func resolveSchedule(now: Date) throws -> Schedule {
         if schedule != nil && every != nil { throw UsageError("give --schedule or --every, not both") }
+        if timeZone != nil && schedule == nil { throw UsageError("--tz applies to --schedule; give --schedule too") }
         if let schedule {
+            var zone = TimeZone.gmt
+            if let timeZone {
+                guard let named = TimeZone(identifier: timeZone) else {
+                    throw UsageError("--tz: unknown time zone \(InputText.escaped(timeZone))")
+                }
+                zone = named
+            }
             do {
-                return .cron(try CronExpression(schedule), timeZone: .gmt)
+                return .cron(try CronExpression(schedule), timeZone: zone)
             } catch {
                 throw UsageError("--schedule: \(error)")
             }

@@ -72,7 +72,8 @@ struct HarvestJob {
             "harvest run finished",
             metadata: [
                 "th.fetched": "\(report.fetched)", "th.stored": "\(report.stored)",
-                "th.filtered": "\(report.filteredTotal)", "th.duplicates": "\(report.duplicates)",
+                "th.filtered": "\(report.filteredTotal)", "th.filtered.by": "\(report.filteredSummary)",
+                "th.duplicates": "\(report.duplicates)",
                 "th.pages": "\(report.pages)", "th.newest": "\(report.newestAfter.map(String.init) ?? "none")",
             ])
         return report
@@ -202,7 +203,6 @@ struct HarvestJob {
                 if let bad = ids.first(where: { $0 == 0 || $0 > Tweet.maxID }) {
                     throw SearchError(.invalidTweetID, message: "tweet id \(bad) is not in 1...\(Tweet.maxID)")
                 }
-                logger.debug("page fetched", metadata: ["th.page": "\(report.pages)", "th.tweets": "\(ids.count)"])
                 if range.top == nil, let newest = ids.max() { range.top = newest }
                 try await store(page.tweets)
                 if let oldest = ids.min() {

@@ -45,6 +45,9 @@ public struct HarvestSettings: Sendable, CustomStringConvertible {
     public var stateTable: String = "HarvestState"
     /// Rows per insert when a page is stored. The default is `100`.
     public var batchSize: Int = 100
+    /// The name of the harvest job in a scheduler, in logs and in ``HarvestService``; the archive job's name is
+    /// this name followed by ` archive`. The default, `nil`, names it `harvest TABLE QUERY`.
+    public var jobName: String?
 
     /// Every hour on the hour, UTC.
     public static var hourly: Schedule {

@@ -8,19 +8,7 @@ extension Harvester: Service {
     ///
     /// - Throws: The scheduler's error when a schedule cannot be added.
     public func run() async throws {
-        let scheduler = JobScheduler(clock: job.clock, logger: job.logger)
-        // A tick that falls while a run is finishing is queued, not lost: it runs right after.
-        var options = JobOptions()
-        options.overlap = .queueOne
-        try await scheduler.add("harvest", schedule: settings.schedule, options: options) { [self] in
-            _ = try await self.runOnce()
-        }
-        if let archive = settings.archive {
-            try await scheduler.add("archive", schedule: archive.schedule) { [self] in
-                _ = try await self.archiveOnce()
-            }
-        }
-        try await scheduler.run()
+        try await HarvestService([self], clock: job.clock, logger: job.logger).run()
     }
 
     /// Starts running on the schedule in the background; ``stop()`` ends it.

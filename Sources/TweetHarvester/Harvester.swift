@@ -62,6 +62,11 @@ public actor Harvester {
     ) throws(HarvestError) {
         try settings.validate()
         self.settings = settings
+        // Every line of this harvester's runs says whose it is, also when several share one scheduler and logger.
+        var logger = logger
+        logger[metadataKey: "th.job"] = "\(settings.resolvedJobName)"
+        logger[metadataKey: "th.query"] = "\(settings.query)"
+        logger[metadataKey: "th.table"] = "\(settings.table)"
         self.job = HarvestJob(settings: settings, store: store, transport: transport, clock: clock, logger: logger)
         self.onRun = onRun
     }
