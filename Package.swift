@@ -21,6 +21,7 @@ let package = Package(
         .library(name: "CronScheduler", targets: ["CronScheduler"]),
         .library(name: "TweetHarvester", targets: ["TweetHarvester"]),
         .library(name: "HarvestTesting", targets: ["HarvestTesting"]),
+        .library(name: "HarvestDemo", targets: ["HarvestDemo"]),
         .executable(name: "harvest", targets: ["harvest"]),
         .executable(name: "GetUpdates", targets: ["GetUpdates"]),
     ],
@@ -96,6 +97,14 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // The simulated search API: DemoTransport and its timeline, for demos and tests.
+        .target(
+            name: "HarvestDemo",
+            dependencies: [
+                "HarvestClock", "TwitterSearch",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ]
+        ),
         .target(
             name: "HarvestTesting",
             dependencies: [
@@ -109,7 +118,7 @@ let package = Package(
             name: "harvest",
             dependencies: [
                 "OAuthSigning", "TwitterSearch", "TableStorage", "TableStorageSQLite", "CronScheduler",
-                "TweetHarvester",
+                "TweetHarvester", "HarvestDemo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -120,7 +129,7 @@ let package = Package(
         .executableTarget(
             name: "GetUpdates",
             dependencies: [
-                "TweetHarvester", "TwitterSearch", "TableStorage", "CronScheduler",
+                "TweetHarvester", "HarvestDemo", "TwitterSearch", "TableStorage", "CronScheduler",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -194,8 +203,8 @@ let package = Package(
         .testTarget(
             name: "TweetHarvesterTests",
             dependencies: [
-                "TweetHarvester", "HarvestTesting", "HarvestClock", "TwitterSearch", "TableStorage", "CronScheduler",
-                "OAuthSigning",
+                "TweetHarvester", "HarvestDemo", "HarvestTesting", "HarvestClock", "TwitterSearch", "TableStorage",
+                "CronScheduler", "OAuthSigning",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "InMemoryLogging", package: "swift-log"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -204,8 +213,8 @@ let package = Package(
         .testTarget(
             name: "HarvestIntegrationTests",
             dependencies: [
-                "TweetHarvester", "HarvestTestServer", "HarvestTesting", "TwitterSearch", "TableStorage",
-                "TableStorageSQLite", "HarvestClock",
+                "TweetHarvester", "HarvestDemo", "HarvestTestServer", "HarvestTesting", "TwitterSearch",
+                "TableStorage", "TableStorageSQLite", "HarvestClock",
                 // Built for the tests that run it as a child process and kill it.
                 "harvest",
                 .product(name: "HTTPTypes", package: "swift-http-types"),

@@ -26,6 +26,7 @@ let package = Package(
                 .product(name: "CronScheduler", package: "TweetHarvester"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "TweetHarvester", package: "TweetHarvester"),
+                .product(name: "HarvestDemo", package: "TweetHarvester"),
                 .product(name: "Logging", package: "swift-log"),
                 // The SQLite C API itself, for the baseline without any Swift layer.
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),

@@ -3,6 +3,7 @@
 // Docs/CronScheduler.md: one scheduler, one concurrency limit. CI builds and runs it; the hidden lines run one
 // occurrence by hand and then stop the scheduler.
 import CronScheduler
+import HarvestDemo
 import Logging
 import TableStorage
 import TweetHarvester

@@ -4,6 +4,7 @@
 // it gracefully once the first scheduled run has finished.
 import Foundation
 import Glibc
+import HarvestDemo
 import Logging
 import ServiceLifecycle
 import TableStorage
@@ -14,7 +15,6 @@ settings.schedule = .every(.seconds(1), startingAt: .now)
 let store = InMemoryTableStore()
 let transport = DemoTransport()
 let logger = Logger(label: "harvest")
-let scheduled = AsyncStream<Void>.makeStream()
 // snippet.show
 let harvester = try Harvester(settings: settings, store: store, transport: transport)  // clock, logger default
 let report = try await harvester.runOnce()  // "Run Once"
@@ -22,7 +22,11 @@ let report = try await harvester.runOnce()  // "Run Once"
 let group = ServiceGroup(services: [harvester], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
 // snippet.hide
 Task {
-    try await Task.sleep(for: .milliseconds(1500))
+    // Stop once the schedule has run the job at least once after runOnce (at most a minute).
+    for _ in 0..<600 {
+        try await Task.sleep(for: .milliseconds(100))
+        if ((try? await store.count(Query("HarvestRuns"))) ?? 0) >= 2 { break }
+    }
     kill(getpid(), SIGTERM)
 }
 // snippet.show
@@ -31,4 +35,3 @@ try await group.run()
 precondition(report.stored > 0)
 let runs = try await store.read(Query("HarvestRuns"))
 precondition(runs.count >= 2, "the schedule ran \(runs.count - 1) times")
-_ = scheduled

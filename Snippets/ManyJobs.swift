@@ -11,6 +11,7 @@ let store = InMemoryTableStore()
 let logger = Logger(label: "harvest")
 // snippet.show
 import CronScheduler
+import HarvestDemo
 import ServiceLifecycle
 import TweetHarvester
 
@@ -30,7 +31,13 @@ let service = try HarvestService(
 let group = ServiceGroup(services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
 // snippet.hide
 Task {
-    try await Task.sleep(for: .milliseconds(1600))
+    // Stop once each job has stored something on its schedule (at most a minute, on a loaded machine).
+    for _ in 0..<600 {
+        try await Task.sleep(for: .milliseconds(100))
+        let swift = (try? await store.count(Query("Swift"))) ?? 0
+        let vapor = (try? await store.count(Query("Vapor"))) ?? 0
+        if swift > 0 && vapor > 0 { break }
+    }
     kill(getpid(), SIGTERM)
 }
 // snippet.show

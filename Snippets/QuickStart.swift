@@ -11,6 +11,7 @@ _ = FileManager.default.changeCurrentDirectoryPath(scratch.path)
 defer { try? FileManager.default.removeItem(at: scratch) }
 // snippet.show
 import Foundation
+import HarvestDemo
 import Logging
 import ServiceLifecycle
 import TableStorage

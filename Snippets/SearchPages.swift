@@ -1,6 +1,7 @@
 // snippet.hide
 // swift-format-ignore-file: OrderedImports
 // Docs/TwitterSearch.md: a walk page by page. CI builds and runs it on the demo search API.
+import HarvestDemo
 import TweetHarvester
 
 let (key, secret) = ("xvz1evFS4wEEPTGEFPHBog", "placeholder-consumer-secret")

@@ -2,6 +2,7 @@
 // swift-format-ignore-file: OrderedImports
 // Docs/GettingStarted.md, "In your tests": the demo API on a manual clock. CI builds and runs it.
 import Foundation
+import HarvestDemo
 import HarvestTesting
 import TableStorage
 import TweetHarvester

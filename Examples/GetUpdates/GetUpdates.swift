@@ -5,6 +5,7 @@
 // built-in simulated search API instead. Stop it with Ctrl-C.
 import CronScheduler
 import Foundation
+import HarvestDemo
 import Logging
 import ServiceLifecycle
 import TableStorage

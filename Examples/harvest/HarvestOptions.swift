@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import HarvestClock
+import HarvestDemo
 import Logging
 import TableStorage
 import TweetHarvester

@@ -73,7 +73,7 @@ public struct HarvestSettings: Sendable, CustomStringConvertible {
         set { search.baseURL = newValue }
     }
 
-    /// Settings for ``DemoTransport``: a placeholder bearer token the demo API accepts, everything else default.
+    /// Settings for `DemoTransport` (module `HarvestDemo`): a placeholder bearer token the demo API accepts, everything else default.
     public static var demo: HarvestSettings {
         HarvestSettings(credentials: .bearer(BearerCredentials(token: Secret("demo-bearer-token"))))
     }

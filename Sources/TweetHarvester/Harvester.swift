@@ -46,7 +46,7 @@ public actor Harvester {
     ///   - settings: Credentials, query, table, filters, schedule.
     ///   - store: Where tweets, reports and the watermark are stored.
     ///   - transport: How requests reach the search API. The default is `AsyncHTTPClientTransport.shared`, the
-    ///     process-wide transport on AsyncHTTPClient, which needs no shutdown; use ``DemoTransport`` for the
+    ///     process-wide transport on AsyncHTTPClient, which needs no shutdown; use `DemoTransport` (module `HarvestDemo`) for the
     ///     simulated API.
     ///   - clock: The clock for the schedule, rate-limit waits and reports. The default is the system clock.
     ///   - logger: Where the harvester logs. The default is the task's current logger.

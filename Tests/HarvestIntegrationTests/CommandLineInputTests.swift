@@ -1,5 +1,6 @@
 import Foundation
 import HarvestClock
+import HarvestDemo
 import HarvestTestServer
 import HarvestTesting
 import Testing

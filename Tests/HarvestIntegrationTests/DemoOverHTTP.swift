@@ -1,5 +1,6 @@
 import Foundation
 import HTTPTypes
+import HarvestDemo
 import HarvestTestServer
 import TwitterSearch
 

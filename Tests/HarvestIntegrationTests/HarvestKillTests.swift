@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import HarvestClock
+import HarvestDemo
 import HarvestTestServer
 import HarvestTesting
 import TableStorage

@@ -7,6 +7,7 @@ import TableStorage
 import Testing
 import TwitterSearch
 
+@testable import HarvestDemo
 @testable import TweetHarvester
 
 /// Records the status of every response it passes on.

@@ -1,4 +1,5 @@
 import Foundation
+import HarvestDemo
 import HarvestTesting
 import TableStorage
 import Testing

@@ -1,5 +1,6 @@
 import Foundation
 import HarvestClock
+import HarvestDemo
 import HarvestTesting
 import Logging
 import Synchronization

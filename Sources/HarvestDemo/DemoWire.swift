@@ -1,4 +1,5 @@
 import Foundation
+import TwitterSearch
 
 /// Writes demo tweets in the v2 and v1.1 wire shapes of the recorded fixtures.
 enum DemoWire {

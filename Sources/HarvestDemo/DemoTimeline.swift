@@ -1,21 +1,13 @@
 import Foundation
+import TwitterSearch
 
 /// One tweet of the demo search API's simulated timeline.
 ///
 /// ``DemoTransport`` answers searches from this timeline; tests and tools can read it directly with
 /// ``DemoTransport/timeline(after:through:query:)`` to know exactly what a complete harvest must store.
 public struct DemoTweet: Sendable, Hashable {
-    /// What a tweet is, as the search API describes it.
-    public enum Kind: String, Sendable, Hashable, CaseIterable {
-        /// A tweet of its own.
-        case original
-        /// A retweet of an earlier original (`retweeted_status`, `referenced_tweets` of type `retweeted`).
-        case retweet
-        /// A quote of an earlier original (`quoted_status`, `referenced_tweets` of type `quoted`).
-        case quote
-        /// A reply to an earlier original (`in_reply_to_status_id`, `referenced_tweets` of type `replied_to`).
-        case reply
-    }
+    /// What a tweet is: the search client's own `Tweet.Kind` (original, retweet, quote, reply).
+    public typealias Kind = Tweet.Kind
 
     /// The tweet's snowflake id: its creation time in milliseconds since Twitter's epoch, shifted left by 22 bits.
     public var id: UInt64

@@ -104,9 +104,14 @@ public struct DemoTransport: HTTPTransport {
         return response(to: request)
     }
 
-    /// The response to `request` at the clock's current time, computed synchronously (a test server's route
-    /// handler serves the demo API over real HTTP with it).
-    func response(to request: TransportRequest) -> TransportResponse {
+    /// The response to `request` at the clock's current time, computed synchronously.
+    ///
+    /// A server of your own can serve the demo API over real HTTP with it (the package's tests do, so that
+    /// several `harvest` processes share one simulated API).
+    ///
+    /// - Parameter request: The request, with its URL's path and query as the search API reads them.
+    /// - Returns: What ``send(_:)`` would return for it.
+    public func response(to request: TransportRequest) -> TransportResponse {
         let now = clock.now
         let path = request.url.path
         let isV1 = path.hasPrefix("/1.1/")
