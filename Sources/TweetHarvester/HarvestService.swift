@@ -3,11 +3,11 @@ import HarvestClock
 import Logging
 import ServiceLifecycle
 
-/// Runs any number of harvesters, their harvest jobs and archive jobs, on one ``JobScheduler`` under one
+/// Runs any number of harvesters, their harvest jobs and archive jobs, on one `JobScheduler` under one
 /// concurrency limit.
 ///
 /// Each harvester keeps its own query, table, store and schedule; the service adds every harvester's jobs to
-/// one scheduler, so that at most ``JobScheduler/Configuration/maxConcurrentRuns`` of them run at once (the
+/// one scheduler, so that at most `JobScheduler.Configuration.maxConcurrentRuns` of them run at once (the
 /// hosted service this library replaces allowed one on its free tier and ten on paid ones), and one job never
 /// overlaps itself. A harvester alone is a service too: its ``Harvester/run()`` is a `HarvestService` of one.
 ///
