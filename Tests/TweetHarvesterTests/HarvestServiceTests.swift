@@ -39,7 +39,7 @@ struct OverlapWidening: HTTPTransport {
 @Suite("One service, many jobs")
 struct HarvestServiceTests {
     /// Two harvesters (two queries, two tables, one store) on a one-minute schedule under one service.
-    func twoHarvesters(
+    private func twoHarvesters(
         _ scene: Scene, inFlight: InFlight, sink: AsyncStream<String>.Continuation
     ) throws -> [Harvester] {
         try [("Swift", "#swift"), ("Vapor", "#vapor")].map { table, query in
