@@ -168,9 +168,26 @@ struct JSONScanner {
     }
 
     /// Skips a whole object or array, counting brackets outside strings.
+    ///
+    /// Eight bytes at a time: most of a container is text that is neither a quote nor a bracket, and a word
+    /// with none of them is passed over in a few instructions (``JSONScanner/zeroBytes(_:)``).
     private mutating func skipContainer() throws(JSONScanError) {
         var depth = 0
         while index < end {
+            if end - index >= 8 {
+                let word = JSONScanner.word(at: base + index)
+                // `[`/`{` and `]`/`}` differ only in bit 5: fold them, then look for `{`, `}` and `"`.
+                let folded = word | JSONScanner.repeated(0x20)
+                let found =
+                    JSONScanner.zeroBytes(folded ^ JSONScanner.repeated(0x7B))
+                    | JSONScanner.zeroBytes(folded ^ JSONScanner.repeated(0x7D))
+                    | JSONScanner.zeroBytes(word ^ JSONScanner.repeated(0x22))
+                guard found != 0 else {
+                    index += 8
+                    continue
+                }
+                index += found.trailingZeroBitCount >> 3
+            }
             let byte = base[index]
             index += 1
             switch byte {
@@ -188,10 +205,22 @@ struct JSONScanner {
         throw fail("unexpected end of body")
     }
 
-    /// Skips to just after the closing quote of a string whose opening quote is consumed.
+    /// Skips to just after the closing quote of a string whose opening quote is consumed, eight bytes at a time
+    /// up to the next quote or backslash.
     @inline(__always)
     private mutating func skipStringBody() throws(JSONScanError) {
         while index < end {
+            if end - index >= 8 {
+                let word = JSONScanner.word(at: base + index)
+                let found =
+                    JSONScanner.zeroBytes(word ^ JSONScanner.repeated(0x22))
+                    | JSONScanner.zeroBytes(word ^ JSONScanner.repeated(0x5C))
+                guard found != 0 else {
+                    index += 8
+                    continue
+                }
+                index += found.trailingZeroBitCount >> 3
+            }
             let byte = base[index]
             if byte == UInt8(ascii: "\"") {
                 index += 1
@@ -200,6 +229,24 @@ struct JSONScanner {
             index += byte == UInt8(ascii: "\\") ? 2 : 1
         }
         throw fail("unterminated string")
+    }
+
+    /// The eight bytes at `address`, the first in the lowest bits whatever the machine's byte order.
+    @inline(__always)
+    static func word(at address: UnsafePointer<UInt8>) -> UInt64 {
+        UInt64(littleEndian: UnsafeRawPointer(address).loadUnaligned(as: UInt64.self))
+    }
+
+    /// `byte` in each of the eight bytes of a word.
+    @inline(__always)
+    static func repeated(_ byte: UInt8) -> UInt64 { 0x0101_0101_0101_0101 &* UInt64(byte) }
+
+    /// A word whose lowest set bit is the high bit of the first (lowest-addressed)
+    /// zero byte of `word`, or 0 when no byte of it is zero. Bits above the first zero byte may be set falsely
+    /// (a borrow), so only the lowest set bit is meaningful.
+    @inline(__always)
+    static func zeroBytes(_ word: UInt64) -> UInt64 {
+        (word &- repeated(0x01)) & ~word & repeated(0x80)
     }
 
     // MARK: Values
@@ -226,6 +273,102 @@ struct JSONScanner {
     }
 
     private mutating func readEscapedString(from start: Int) throws(JSONScanError) -> String {
+        let bytes = try readEscapedBytes(from: start)
+        guard let string = String(validating: bytes, as: UTF8.self) else {
+            throw JSONScanError(offset: start, reason: "invalid UTF-8 in a string")
+        }
+        return string
+    }
+
+    /// Reads a string value as ``readString()`` does and undoes the API's HTML escapes in it, exactly once
+    /// (``JSONScanner/unescapeHTML(_:)``): the text of a tweet as people read it.
+    ///
+    /// A text with neither a JSON escape nor an `&` (most of them) is validated straight from the body, found
+    /// eight bytes at a time; the others are decoded into one buffer, unescaped in place and validated once.
+    mutating func readText() throws(JSONScanError) -> String {
+        try expect(UInt8(ascii: "\""))
+        let start = index
+        var ampersand = false
+        while index < end {
+            if end - index >= 8 {
+                let word = JSONScanner.word(at: base + index)
+                let found =
+                    JSONScanner.zeroBytes(word ^ JSONScanner.repeated(0x22))
+                    | JSONScanner.zeroBytes(word ^ JSONScanner.repeated(0x5C))
+                    | JSONScanner.zeroBytes(word ^ JSONScanner.repeated(0x26))
+                guard found != 0 else {
+                    index += 8
+                    continue
+                }
+                index += found.trailingZeroBitCount >> 3
+            }
+            let byte = base[index]
+            if byte == UInt8(ascii: "\"") {
+                let raw = UnsafeBufferPointer(start: base + start, count: index - start)
+                index += 1
+                let text: String?
+                if ampersand {
+                    var bytes = Array(raw)
+                    JSONScanner.unescapeHTML(&bytes)
+                    text = String(validating: bytes, as: UTF8.self)
+                } else {
+                    text = String(validating: raw, as: UTF8.self)
+                }
+                guard let text else { throw JSONScanError(offset: start, reason: "invalid UTF-8 in a string") }
+                return text
+            }
+            if byte == UInt8(ascii: "\\") {
+                var bytes = try readEscapedBytes(from: start)
+                if bytes.contains(UInt8(ascii: "&")) { JSONScanner.unescapeHTML(&bytes) }
+                guard let text = String(validating: bytes, as: UTF8.self) else {
+                    throw JSONScanError(offset: start, reason: "invalid UTF-8 in a string")
+                }
+                return text
+            }
+            if byte == UInt8(ascii: "&") { ampersand = true }
+            index += 1
+        }
+        throw fail("unterminated string")
+    }
+
+    /// Undoes the API's HTML escapes in UTF-8 `bytes`, in place, exactly once and in one pass: `&amp;` → `&`,
+    /// `&lt;` → `<`, `&gt;` → `>`; nothing else (`&amp;lt;` becomes `&lt;`, `&quot;` stays as it is).
+    static func unescapeHTML(_ bytes: inout [UInt8]) {
+        let kept = bytes.withUnsafeMutableBufferPointer { buffer in
+            let count = buffer.count
+            var read = 0
+            var write = 0
+            while read < count {
+                let byte = buffer[read]
+                if byte == UInt8(ascii: "&"), count - read >= 4, buffer[read + 3] == UInt8(ascii: ";") {
+                    let first = buffer[read + 1]
+                    if buffer[read + 2] == UInt8(ascii: "t"), first == UInt8(ascii: "l") || first == UInt8(ascii: "g") {
+                        buffer[write] = first == UInt8(ascii: "l") ? UInt8(ascii: "<") : UInt8(ascii: ">")
+                        write += 1
+                        read += 4
+                        continue
+                    }
+                }
+                if byte == UInt8(ascii: "&"), count - read >= 5, buffer[read + 1] == UInt8(ascii: "a"),
+                    buffer[read + 2] == UInt8(ascii: "m"), buffer[read + 3] == UInt8(ascii: "p"),
+                    buffer[read + 4] == UInt8(ascii: ";")
+                {
+                    buffer[write] = UInt8(ascii: "&")
+                    write += 1
+                    read += 5
+                    continue
+                }
+                buffer[write] = byte
+                write += 1
+                read += 1
+            }
+            return write
+        }
+        bytes.removeLast(bytes.count - kept)
+    }
+
+    /// The bytes of a string value whose escapes start at `index`, decoded, up to its closing quote (consumed).
+    private mutating func readEscapedBytes(from start: Int) throws(JSONScanError) -> [UInt8] {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(index - start + 64)
         bytes.append(contentsOf: UnsafeBufferPointer(start: base + start, count: index - start))
@@ -234,10 +377,7 @@ struct JSONScanner {
             index += 1
             switch byte {
             case UInt8(ascii: "\""):
-                guard let string = String(validating: bytes, as: UTF8.self) else {
-                    throw JSONScanError(offset: start, reason: "invalid UTF-8 in a string")
-                }
-                return string
+                return bytes
             case UInt8(ascii: "\\"):
                 guard index < end else { throw fail("unterminated string") }
                 let escape = base[index]

@@ -160,7 +160,7 @@ public struct SearchResponse: Sendable, Hashable {
             if key.equals("id") {
                 id = try scanner.readTweetIDString()
             } else if key.equals("text") {
-                text = try scanner.readString()
+                text = try scanner.readText()
             } else if key.equals("author_id") {
                 authorID = try scanner.readIDString()
             } else if key.equals("created_at") {
@@ -196,7 +196,7 @@ public struct SearchResponse: Sendable, Hashable {
         guard let id else { throw scanner.fail("tweet without id") }
         try checkCreationTime(of: id, createdAt: createdAt, scanner)
         return Tweet(
-            id: id, text: unescapeHTML(text ?? ""), authorID: authorID, createdAt: createdAt,
+            id: id, text: text ?? "", authorID: authorID, createdAt: createdAt,
             kind: classify(retweet: isRetweet, reply: isReply, quote: isQuote), isReply: isReply)
     }
 
@@ -249,9 +249,9 @@ public struct SearchResponse: Sendable, Hashable {
             } else if key.equals("id") {
                 numericID = try scanner.readTweetIDNumber()
             } else if key.equals("full_text") {
-                fullText = try scanner.readString()
+                fullText = try scanner.readText()
             } else if key.equals("text") {
-                text = try scanner.readString()
+                text = try scanner.readText()
             } else if key.equals("created_at") {
                 if let raw = try scanner.readRawString() {
                     guard let date = TwitterDate.parseClassic(raw) else { throw scanner.fail("bad created_at") }
@@ -291,44 +291,13 @@ public struct SearchResponse: Sendable, Hashable {
         }
         guard let tweetID = id ?? numericID else { throw scanner.fail("status without id_str") }
         try checkCreationTime(of: tweetID, createdAt: createdAt, scanner)
-        let body = unescapeHTML(fullText ?? text ?? "")
+        let body = fullText ?? text ?? ""
         return Tweet(
             id: tweetID, text: body, authorID: authorID, authorUsername: username, createdAt: createdAt,
             kind: classify(retweet: isRetweet, reply: isReply, quote: isQuote), isReply: isReply)
     }
 
     // MARK: Shared
-
-    /// `text` with the API's HTML escapes undone, exactly once, in one pass: `&amp;` → `&`, `&lt;` → `<`,
-    /// `&gt;` → `>`; nothing else (`&amp;lt;` becomes `&lt;`, `&quot;` stays as it is).
-    ///
-    /// Both API versions escape these three characters in tweet text; the text stored is the text people read.
-    static func unescapeHTML(_ text: String) -> String {
-        guard text.utf8.contains(UInt8(ascii: "&")) else { return text }
-        let bytes = Array(text.utf8)
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count)
-        var index = 0
-        while index < bytes.count {
-            let byte = bytes[index]
-            if byte == UInt8(ascii: "&") {
-                let rest = bytes[(index + 1)...]
-                if rest.starts(with: "amp;".utf8) {
-                    out.append(UInt8(ascii: "&"))
-                    index += 5
-                    continue
-                }
-                if rest.starts(with: "lt;".utf8) || rest.starts(with: "gt;".utf8) {
-                    out.append(rest.first == UInt8(ascii: "l") ? UInt8(ascii: "<") : UInt8(ascii: ">"))
-                    index += 4
-                    continue
-                }
-            }
-            out.append(byte)
-            index += 1
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
 
     /// Throws when `id`'s embedded creation time lies more than ``Tweet/creationTimeTolerance`` after `createdAt`.
     private static func checkCreationTime(
