@@ -222,7 +222,7 @@ struct HarvestJob {
                 if let reason = settings.filters.reason(toDrop: tweet) {
                     report.filtered[reason, default: 0] += 1
                 } else {
-                    rows.append(HarvestTables.record(for: tweet))
+                    rows.append(try settings.row.record(for: tweet))
                 }
             }
             var start = 0

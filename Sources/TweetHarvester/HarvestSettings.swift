@@ -43,6 +43,9 @@ public struct HarvestSettings: Sendable, CustomStringConvertible {
     public var runsTable: String = "HarvestRuns"
     /// The table the gap-safe watermark is kept in. The default is `HarvestState`.
     public var stateTable: String = "HarvestState"
+    /// How a kept tweet becomes a row of ``table``. The default is ``TweetRow/standard``: `twitterId`, `text`,
+    /// `author`, `authorId`, `date`, `kind`.
+    public var row: TweetRow = .standard
     /// Rows per insert when a page is stored. The default is `100`.
     public var batchSize: Int = 100
     /// The name of the harvest job in a scheduler, in logs and in ``HarvestService``; the archive job's name is

@@ -17,18 +17,6 @@ enum HarvestTables {
         TableDefinition(name: name, uniqueKey: twitterID, indexes: ["date"])
     }
 
-    /// The row stored for a tweet: `twitterId`, `text`, `author`, `authorId`, `date`, `kind`.
-    static func record(for tweet: Tweet) -> Record {
-        Record([
-            twitterID: .int(Int64(bitPattern: tweet.id)),
-            "text": .string(tweet.text),
-            "author": tweet.authorUsername.map(Value.string) ?? .null,
-            "authorId": tweet.authorID.map { .int(Int64(bitPattern: $0)) } ?? .null,
-            "date": tweet.createdAt.map(Value.date) ?? .null,
-            "kind": .string(tweet.kind.rawValue),
-        ])
-    }
-
     /// The tweet id of a row of the tweet table.
     static func tweetID(of record: Record) -> UInt64? {
         guard case .int(let id)? = record[twitterID] else { return nil }

@@ -67,6 +67,11 @@ struct JSONScanner {
         index += 1
     }
 
+    /// The bytes from `start` up to the current position, copied.
+    func bytes(from start: Int) -> Data {
+        Data(bytes: base + start, count: index - start)
+    }
+
     /// Whether the document has nothing left but blanks.
     mutating func isAtEnd() -> Bool {
         skipWhitespace()

@@ -39,6 +39,18 @@ public struct SearchClient: Sendable {
         public var maxPagesPerWalk: Int = 1000
         /// Called for every wait, retry and page; keep it quick. The default is none.
         public var eventHandler: (@Sendable (SearchEvent) -> Void)?
+        /// The optional parts of every tweet to ask for and decode (``Tweet/language``, ``Tweet/metrics``, …). The
+        /// default is none: the id, text, author, date and kind only.
+        public var fields: TweetFields = []
+        /// More v2 `tweet.fields` to ask for, by their API names (such as `context_annotations`), read from
+        /// ``Tweet/json`` with ``TweetFields/json``. v1.1 ignores them. The default is none.
+        public var extraTweetFields: [String] = []
+        /// More v2 `expansions` to ask for (such as `attachments.media_keys`); the default, always asked for, is
+        /// `author_id`. v1.1 ignores them.
+        public var extraExpansions: [String] = []
+        /// More v2 `user.fields` to ask for (such as `verified`); the default, always asked for, is `username`.
+        /// v1.1 ignores them.
+        public var extraUserFields: [String] = []
 
         /// Creates the default settings.
         public init() {}
@@ -203,12 +215,15 @@ public struct SearchPages: AsyncSequence, Sendable {
             }
             number += 1
             let api = client.configuration.api
+            let fields = client.configuration.fields
             let url = client.searchURL(query, nextToken: nextToken, maxID: maxID)
             var logger = client.logger
             logger[metadataKey: "th.page"] = "\(number)"
             let (response, rateLimit) = try await client.exchange(
                 method: .get, url: url, body: nil, sinceID: query.sinceID, logger: logger
-            ) { response throws(SearchError) in try SearchResponse(decoding: response.body, api: api) }
+            ) { response throws(SearchError) in
+                try SearchResponse(decoding: response.body, api: api, fields: fields)
+            }
 
             guard response.tweets.count <= query.pageSize else {
                 throw SearchError(
@@ -285,11 +300,26 @@ extension SearchQuery {
 }
 
 extension SearchClient {
-    static let v2Fields: [(String, String)] = [
-        ("tweet.fields", "created_at,author_id,referenced_tweets,in_reply_to_user_id"),
-        ("expansions", "author_id"),
-        ("user.fields", "username"),
-    ]
+    /// The v2 `tweet.fields`, `expansions` and `user.fields` of every request: what the model needs, the
+    /// ``Configuration/fields`` asked for, and the extra names, each once, in that order.
+    var v2Fields: [(String, String)] {
+        func joined(_ base: [String], _ more: [String]) -> String {
+            var seen = Set<String>()
+            return (base + more).filter { !$0.isEmpty && seen.insert($0).inserted }.joined(separator: ",")
+        }
+        let configuration = self.configuration
+        return [
+            (
+                "tweet.fields",
+                joined(
+                    ["created_at", "author_id", "referenced_tweets", "in_reply_to_user_id"]
+                        + configuration.fields.v2Names,
+                    configuration.extraTweetFields)
+            ),
+            ("expansions", joined(["author_id"], configuration.extraExpansions)),
+            ("user.fields", joined(["username"], configuration.extraUserFields)),
+        ]
+    }
 
     /// The search URL for one page; values are percent-encoded as RFC 3986 (and OAuth) require.
     func searchURL(_ query: SearchQuery, nextToken: String?, maxID: UInt64?) -> URL {
@@ -298,7 +328,7 @@ extension SearchClient {
         switch configuration.api {
         case .v2:
             path = "/2/tweets/search/recent"
-            items = [("query", query.text), ("max_results", String(query.pageSize))] + Self.v2Fields
+            items = [("query", query.text), ("max_results", String(query.pageSize))] + v2Fields
             if let sinceID = query.sinceID { items.append(("since_id", String(sinceID))) }
             if let untilID = query.untilID { items.append(("until_id", String(untilID))) }
             if let nextToken { items.append(("next_token", nextToken)) }

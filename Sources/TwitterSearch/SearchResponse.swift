@@ -48,17 +48,19 @@ public struct SearchResponse: Sendable, Hashable {
     ///   - body: The response body: v2 `{"data":[…],"includes":{"users":[…]},"meta":{…}}` or
     ///     v1.1 `{"statuses":[…],"search_metadata":{…}}`.
     ///   - api: The shape to expect.
+    ///   - fields: The optional parts of each tweet to decode; the others are skipped. The default is none.
     /// - Throws: ``SearchError`` with code ``SearchError/Code/undecodableBody`` and a short excerpt
     ///   when the body is not JSON of that shape (truncated, malformed, not UTF-8, ids that are not digits), or
     ///   ``SearchError/Code/invalidTweetID`` naming an id outside `1...Tweet.maxID`, or one whose embedded
     ///   creation time lies more than a day after its `created_at`.
-    public init(decoding body: Data, api: APIVersion) throws(SearchError) {
+    public init(decoding body: Data, api: APIVersion, fields: TweetFields = []) throws(SearchError) {
         let result: Result<SearchResponse, JSONScanError> = body.withUnsafeBytes { buffer in
             guard var scanner = JSONScanner(buffer) else {
                 return .failure(JSONScanError(offset: 0, reason: "empty body"))
             }
             do throws(JSONScanError) {
-                let response = api == .v2 ? try Self.decodeV2(&scanner) : try Self.decodeV1(&scanner)
+                let response =
+                    api == .v2 ? try Self.decodeV2(&scanner, fields) : try Self.decodeV1(&scanner, fields)
                 guard scanner.isAtEnd() else { throw scanner.fail("trailing data") }
                 return .success(response)
             } catch {
@@ -81,7 +83,9 @@ public struct SearchResponse: Sendable, Hashable {
 
     // MARK: v2
 
-    private static func decodeV2(_ scanner: inout JSONScanner) throws(JSONScanError) -> SearchResponse {
+    private static func decodeV2(_ scanner: inout JSONScanner, _ fields: TweetFields) throws(JSONScanError)
+        -> SearchResponse
+    {
         var response = SearchResponse(tweets: [])
         var usernames: [UInt64: String] = [:]
         var first = try scanner.beginObject()
@@ -92,7 +96,7 @@ public struct SearchResponse: Sendable, Hashable {
                 response.tweets.reserveCapacity(100)
                 var firstElement = true
                 while try scanner.nextElement(&firstElement) {
-                    response.tweets.append(try decodeV2Tweet(&scanner))
+                    response.tweets.append(try decodeV2Tweet(&scanner, fields))
                 }
             } else if key.equals("includes") {
                 var firstInclude = try scanner.beginObject()
@@ -147,7 +151,12 @@ public struct SearchResponse: Sendable, Hashable {
         return response
     }
 
-    private static func decodeV2Tweet(_ scanner: inout JSONScanner) throws(JSONScanError) -> Tweet {
+    private static func decodeV2Tweet(_ scanner: inout JSONScanner, _ fields: TweetFields) throws(JSONScanError)
+        -> Tweet
+    {
+        var extra = Tweet(id: 0, text: "")
+        _ = try scanner.peek()
+        let start = scanner.index
         var id: UInt64?
         var text: String?
         var authorID: UInt64?
@@ -168,6 +177,8 @@ public struct SearchResponse: Sendable, Hashable {
                     guard let date = TwitterDate.parseISO8601(raw) else { throw scanner.fail("bad created_at") }
                     createdAt = date
                 }
+            } else if !fields.isEmpty, try decodeField(key, &scanner, fields, into: &extra, api: .v2) {
+                continue
             } else if key.equals("referenced_tweets") {
                 if try scanner.consumeNull() { continue }
                 try scanner.beginArray()
@@ -195,14 +206,20 @@ public struct SearchResponse: Sendable, Hashable {
         }
         guard let id else { throw scanner.fail("tweet without id") }
         try checkCreationTime(of: id, createdAt: createdAt, scanner)
-        return Tweet(
+        var tweet = Tweet(
             id: id, text: text ?? "", authorID: authorID, createdAt: createdAt,
             kind: classify(retweet: isRetweet, reply: isReply, quote: isQuote), isReply: isReply)
+        if !fields.isEmpty {
+            tweet.takeFields(of: extra, json: fields.contains(.json) ? scanner.bytes(from: start) : nil)
+        }
+        return tweet
     }
 
     // MARK: v1.1
 
-    private static func decodeV1(_ scanner: inout JSONScanner) throws(JSONScanError) -> SearchResponse {
+    private static func decodeV1(_ scanner: inout JSONScanner, _ fields: TweetFields) throws(JSONScanError)
+        -> SearchResponse
+    {
         var response = SearchResponse(tweets: [])
         var first = try scanner.beginObject()
         while let key = try scanner.nextKey(&first) {
@@ -211,7 +228,7 @@ public struct SearchResponse: Sendable, Hashable {
                 response.tweets.reserveCapacity(100)
                 var firstElement = true
                 while try scanner.nextElement(&firstElement) {
-                    response.tweets.append(try decodeV1Status(&scanner))
+                    response.tweets.append(try decodeV1Status(&scanner, fields))
                 }
             } else if key.equals("search_metadata") {
                 response.hasSearchMetadata = true
@@ -231,7 +248,12 @@ public struct SearchResponse: Sendable, Hashable {
         return response
     }
 
-    private static func decodeV1Status(_ scanner: inout JSONScanner) throws(JSONScanError) -> Tweet {
+    private static func decodeV1Status(_ scanner: inout JSONScanner, _ fields: TweetFields) throws(JSONScanError)
+        -> Tweet
+    {
+        var extra = Tweet(id: 0, text: "")
+        _ = try scanner.peek()
+        let start = scanner.index
         var id: UInt64?
         var numericID: UInt64?
         var text: String?
@@ -257,6 +279,8 @@ public struct SearchResponse: Sendable, Hashable {
                     guard let date = TwitterDate.parseClassic(raw) else { throw scanner.fail("bad created_at") }
                     createdAt = date
                 }
+            } else if !fields.isEmpty, try decodeField(key, &scanner, fields, into: &extra, api: .v1_1) {
+                continue
             } else if key.equals("in_reply_to_status_id_str") {
                 if try !scanner.consumeNull() {
                     isReply = true
@@ -292,9 +316,113 @@ public struct SearchResponse: Sendable, Hashable {
         guard let tweetID = id ?? numericID else { throw scanner.fail("status without id_str") }
         try checkCreationTime(of: tweetID, createdAt: createdAt, scanner)
         let body = fullText ?? text ?? ""
-        return Tweet(
+        var tweet = Tweet(
             id: tweetID, text: body, authorID: authorID, authorUsername: username, createdAt: createdAt,
             kind: classify(retweet: isRetweet, reply: isReply, quote: isQuote), isReply: isReply)
+        if !fields.isEmpty {
+            tweet.takeFields(of: extra, json: fields.contains(.json) ? scanner.bytes(from: start) : nil)
+        }
+        return tweet
+    }
+
+    // MARK: Optional fields
+
+    /// Decodes `key`'s value into `tweet` when it is one of the optional `fields` of `api`'s shape; `false` (and
+    /// nothing consumed) otherwise.
+    private static func decodeField(
+        _ key: JSONKey, _ scanner: inout JSONScanner, _ fields: TweetFields, into tweet: inout Tweet, api: APIVersion
+    ) throws(JSONScanError) -> Bool {
+        if key.equals("lang"), fields.contains(.language) {
+            tweet.language = try scanner.consumeNull() ? nil : try scanner.readString()
+        } else if key.equals("possibly_sensitive"), fields.contains(.sensitivity) {
+            tweet.possiblySensitive = try scanner.consumeNull() ? nil : try scanner.readBool()
+        } else if key.equals("conversation_id"), api == .v2, fields.contains(.conversation) {
+            tweet.conversationID = try scanner.readIDString()
+        } else if key.equals("public_metrics"), api == .v2, fields.contains(.metrics) {
+            if try scanner.consumeNull() { return true }
+            var metrics = Tweet.Metrics()
+            var first = try scanner.beginObject()
+            while let field = try scanner.nextKey(&first) {
+                if field.equals("retweet_count") {
+                    metrics.retweetCount = try readCount(&scanner)
+                } else if field.equals("reply_count") {
+                    metrics.replyCount = try readCount(&scanner)
+                } else if field.equals("like_count") {
+                    metrics.likeCount = try readCount(&scanner)
+                } else if field.equals("quote_count") {
+                    metrics.quoteCount = try readCount(&scanner)
+                } else if field.equals("bookmark_count") {
+                    metrics.bookmarkCount = try readCount(&scanner)
+                } else if field.equals("impression_count") {
+                    metrics.impressionCount = try readCount(&scanner)
+                } else {
+                    try scanner.skipValue()
+                }
+            }
+            tweet.metrics = metrics
+        } else if api == .v1_1, fields.contains(.metrics),
+            key.equals("retweet_count") || key.equals("favorite_count") || key.equals("reply_count")
+                || key.equals("quote_count")
+        {
+            var metrics = tweet.metrics ?? Tweet.Metrics()
+            let count = try readCount(&scanner)
+            if key.equals("retweet_count") {
+                metrics.retweetCount = count
+            } else if key.equals("favorite_count") {
+                metrics.likeCount = count
+            } else if key.equals("reply_count") {
+                metrics.replyCount = count
+            } else {
+                metrics.quoteCount = count
+            }
+            tweet.metrics = metrics
+        } else if key.equals("entities"), fields.contains(.entities) {
+            if try scanner.consumeNull() { return true }
+            var entities = Tweet.Entities()
+            var first = try scanner.beginObject()
+            while let field = try scanner.nextKey(&first) {
+                if field.equals("hashtags") {
+                    entities.hashtags = try readStrings(&scanner, field: api == .v2 ? "tag" : "text")
+                } else if field.equals(api == .v2 ? "mentions" : "user_mentions") {
+                    entities.mentions = try readStrings(&scanner, field: api == .v2 ? "username" : "screen_name")
+                } else if field.equals("urls") {
+                    entities.urls = try readStrings(&scanner, field: "expanded_url")
+                } else {
+                    try scanner.skipValue()
+                }
+            }
+            tweet.entities = entities
+        } else {
+            return false
+        }
+        return true
+    }
+
+    /// A count, or `nil` for `null`; a count beyond `Int` is clamped.
+    private static func readCount(_ scanner: inout JSONScanner) throws(JSONScanError) -> Int? {
+        try scanner.readUInt64Number().map { Int(clamping: $0) }
+    }
+
+    /// The string `field` of each object of an array (`[{"tag":"Brexit",…},…]`), in order; objects without it are
+    /// left out.
+    private static func readStrings(_ scanner: inout JSONScanner, field: StaticString) throws(JSONScanError)
+        -> [String]
+    {
+        if try scanner.consumeNull() { return [] }
+        var strings: [String] = []
+        try scanner.beginArray()
+        var firstElement = true
+        while try scanner.nextElement(&firstElement) {
+            var firstKey = try scanner.beginObject()
+            while let key = try scanner.nextKey(&firstKey) {
+                if key.equals(field), try !scanner.consumeNull() {
+                    strings.append(try scanner.readString())
+                } else {
+                    try scanner.skipValue()
+                }
+            }
+        }
+        return strings
     }
 
     // MARK: Shared

@@ -38,6 +38,75 @@ public struct Tweet: Sendable, Hashable, Codable {
     /// Whether the tweet answers another tweet (even when it is also a quote).
     public var isReply: Bool
 
+    // MARK: Fields asked for with TweetFields
+
+    /// The language the API detected (`lang`: a BCP 47 tag such as `en`, or `und`), with
+    /// ``TweetFields/language``; `nil` when not asked for or not sent.
+    public var language: String?
+    /// The id of the tweet that started the conversation (v2 `conversation_id`), with ``TweetFields/conversation``;
+    /// v1.1 has no such field.
+    public var conversationID: UInt64?
+    /// The tweet's public engagement counts, with ``TweetFields/metrics``.
+    public var metrics: Metrics?
+    /// Whether the tweet's links may lead to sensitive content (`possibly_sensitive`), with
+    /// ``TweetFields/sensitivity``.
+    public var possiblySensitive: Bool?
+    /// The hashtags, mentions and links of the text, with ``TweetFields/entities``.
+    public var entities: Entities?
+    /// The tweet's JSON object exactly as the API sent it, with ``TweetFields/json``: every field this type does not
+    /// model (such as `context_annotations`, or fields asked for with
+    /// ``SearchClient/Configuration/extraTweetFields``).
+    public var json: Data?
+
+    /// A tweet's public engagement counts (v2 `public_metrics`; v1.1 `retweet_count` and `favorite_count`).
+    ///
+    /// A count is `nil` when the API did not send it: v1.1 has no reply, quote, bookmark or impression counts.
+    public struct Metrics: Sendable, Hashable, Codable {
+        /// Retweets (`retweet_count`).
+        public var retweetCount: Int?
+        /// Replies (`reply_count`).
+        public var replyCount: Int?
+        /// Likes (v2 `like_count`, v1.1 `favorite_count`).
+        public var likeCount: Int?
+        /// Quotes (`quote_count`).
+        public var quoteCount: Int?
+        /// Bookmarks (v2 `bookmark_count`).
+        public var bookmarkCount: Int?
+        /// Impressions (v2 `impression_count`).
+        public var impressionCount: Int?
+
+        /// Counts with the values given; the others `nil`.
+        public init(
+            retweetCount: Int? = nil, replyCount: Int? = nil, likeCount: Int? = nil, quoteCount: Int? = nil,
+            bookmarkCount: Int? = nil, impressionCount: Int? = nil
+        ) {
+            self.retweetCount = retweetCount
+            self.replyCount = replyCount
+            self.likeCount = likeCount
+            self.quoteCount = quoteCount
+            self.bookmarkCount = bookmarkCount
+            self.impressionCount = impressionCount
+        }
+    }
+
+    /// The entities of a tweet's text, as plain strings in the order the API lists them.
+    public struct Entities: Sendable, Hashable, Codable {
+        /// Hashtags without `#` (v2 `entities.hashtags[].tag`, v1.1 `entities.hashtags[].text`).
+        public var hashtags: [String]
+        /// Mentioned usernames without `@` (v2 `entities.mentions[].username`, v1.1
+        /// `entities.user_mentions[].screen_name`).
+        public var mentions: [String]
+        /// Links as their targets (`entities.urls[].expanded_url`).
+        public var urls: [String]
+
+        /// Entities with the values given.
+        public init(hashtags: [String] = [], mentions: [String] = [], urls: [String] = []) {
+            self.hashtags = hashtags
+            self.mentions = mentions
+            self.urls = urls
+        }
+    }
+
     /// Creates a tweet.
     ///
     /// - Parameters:
@@ -69,6 +138,16 @@ public struct Tweet: Sendable, Hashable, Codable {
 }
 
 extension Tweet {
+    /// Copies the optional fields of `other` (a tweet the decoder filled field by field) and sets ``json``.
+    mutating func takeFields(of other: Tweet, json: Data?) {
+        language = other.language
+        conversationID = other.conversationID
+        metrics = other.metrics
+        possiblySensitive = other.possiblySensitive
+        entities = other.entities
+        self.json = json
+    }
+
     /// Whether the text is a manual retweet, `RT @user:` at its start (a handle of 1–15 letters, digits or
     /// underscores), on a tweet that is not a native ``Kind/retweet``.
     ///
@@ -106,6 +185,49 @@ extension Tweet {
     public static func creationTime(ofID id: UInt64) -> Date? {
         guard id >= 1 << 40 else { return nil }
         return Date(timeIntervalSince1970: (Double(id >> 22) + 1_288_834_974_657) / 1000)
+    }
+}
+
+/// The optional parts of a tweet a search asks for and decodes, beyond its id, text, author, date and kind.
+///
+/// With the v2 API each field is added to the request's `tweet.fields`; v1.1 always sends them, and only those
+/// asked for are decoded. Fields not asked for stay `nil`, and cost nothing to decode.
+///
+/// ```swift
+/// var configuration = SearchClient.Configuration()
+/// configuration.fields = [.language, .metrics]
+/// ```
+public struct TweetFields: OptionSet, Sendable, Hashable {
+    public let rawValue: Int
+
+    /// Creates a set from its raw bits.
+    public init(rawValue: Int) { self.rawValue = rawValue }
+
+    /// ``Tweet/language`` (`lang`).
+    public static let language = TweetFields(rawValue: 1 << 0)
+    /// ``Tweet/conversationID`` (v2 `conversation_id`).
+    public static let conversation = TweetFields(rawValue: 1 << 1)
+    /// ``Tweet/metrics`` (v2 `public_metrics`; v1.1 `retweet_count`, `favorite_count`).
+    public static let metrics = TweetFields(rawValue: 1 << 2)
+    /// ``Tweet/possiblySensitive`` (`possibly_sensitive`).
+    public static let sensitivity = TweetFields(rawValue: 1 << 3)
+    /// ``Tweet/entities`` (`entities`: hashtags, mentions, links).
+    public static let entities = TweetFields(rawValue: 1 << 4)
+    /// ``Tweet/json``: the tweet's whole JSON object, as sent.
+    public static let json = TweetFields(rawValue: 1 << 5)
+
+    /// Every typed field and the JSON object.
+    public static let all: TweetFields = [.language, .conversation, .metrics, .sensitivity, .entities, .json]
+
+    /// The v2 `tweet.fields` names these fields need.
+    var v2Names: [String] {
+        var names: [String] = []
+        if contains(.language) { names.append("lang") }
+        if contains(.conversation) { names.append("conversation_id") }
+        if contains(.metrics) { names.append("public_metrics") }
+        if contains(.sensitivity) { names.append("possibly_sensitive") }
+        if contains(.entities) { names.append("entities") }
+        return names
     }
 }
 
