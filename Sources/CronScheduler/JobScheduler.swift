@@ -63,7 +63,8 @@ public actor JobScheduler: Service {
     private var isRunning = false
     private let events: AsyncStream<Event>
     private let eventSink: AsyncStream<Event>.Continuation
-    private var timer: Task<Void, Never>?
+    /// Ends the armed timer's child task; `nil` when none is armed.
+    private var timerDisarm: TimerDisarm?
     private var timerDeadline: Date?
     private var timerToken: UInt64 = 0
 
@@ -176,13 +177,13 @@ public actor JobScheduler: Service {
         await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { group in
                 await loop(&group)
+                // The armed timer is a child of this group: end it, so that the group (and run()) can return.
+                disarmTimer()
             }
         } onGracefulShutdown: {
             sink.yield(.shutdown)
         }
         isRunning = false
-        timer?.cancel()
-        timer = nil
         for (job, occurrence) in core.dropPendingManualRuns() {
             finishWaiter(
                 job,
@@ -206,7 +207,7 @@ public actor JobScheduler: Service {
                 isStopping = true
                 guard core.running > 0 else { return }
                 logger.info("scheduler waiting for running jobs", metadata: ["th.running": "\(core.running)"])
-                armTimer(at: clock.now.addingTimeInterval(configuration.shutdownTimeout.timeInterval))
+                armTimer(at: clock.now.addingTimeInterval(configuration.shutdownTimeout.timeInterval), in: &group)
             case .timer(let token):
                 guard token == timerToken else { continue }
                 timerDeadline = nil  // this timer has ended; the next one is armed below
@@ -216,26 +217,28 @@ public actor JobScheduler: Service {
                     group.cancelAll()
                     return
                 }
-                apply(core.tick(now: clock.now), in: &group)
-                armTimer(at: core.nextWake())
+                await apply(core.tick(now: clock.now), in: &group)
+                armTimer(at: core.nextWake(), in: &group)
             case .changed:
                 if isStopping {
                     if core.running == 0 { return }
                     continue
                 }
-                apply(core.tick(now: clock.now), in: &group)
-                armTimer(at: core.nextWake())
+                await apply(core.tick(now: clock.now), in: &group)
+                armTimer(at: core.nextWake(), in: &group)
             }
         }
     }
 
-    private func apply(_ actions: SchedulerCore.Actions, in group: inout DiscardingTaskGroup) {
+    private func apply(_ actions: SchedulerCore.Actions, in group: inout DiscardingTaskGroup) async {
         for (job, count) in actions.coalesced {
             logger.warning("missed runs coalesced into one", metadata: ["th.job": "\(job)", "th.missed": "\(count)"])
         }
         for skipped in actions.skipped {
             logger.warning("run skipped", metadata: ["th.job": "\(skipped.job)", "th.reason": "\(skipped.outcome)"])
             record(skipped)
+            // Awaited here, in order, before any run starts: a skip is reported before what follows it.
+            if let hook = configuration.onRunFinished { await hook(skipped) }
         }
         for (job, occurrence) in actions.starts {
             guard let work = work[job] else {
@@ -290,29 +293,80 @@ public actor JobScheduler: Service {
         runs.append(record)
         if runs.count > configuration.historyLimit { runs.removeFirst(runs.count - configuration.historyLimit) }
         history[record.job] = runs
-        if case .skipped = record.outcome, let hook = configuration.onRunFinished {
-            Task { await hook(record) }
-        }
     }
 
-    /// Sleeps until `deadline` in a task of its own, replacing the previous timer; `nil` disarms it.
-    private func armTimer(at deadline: Date?) {
+    /// Sleeps until `deadline` in a child task of `group`, replacing the previous timer; `nil` disarms it.
+    ///
+    /// The timer is structured: a child of ``run()``'s task group, ended by ``disarmTimer()`` when it is
+    /// replaced and before the group returns, so no timer outlives the scheduler.
+    private func armTimer(at deadline: Date?, in group: inout DiscardingTaskGroup) {
         guard deadline != timerDeadline else { return }
-        timer?.cancel()
+        disarmTimer()
         timerDeadline = deadline
         timerToken &+= 1
-        guard let deadline else {
-            timer = nil
-            return
-        }
+        guard let deadline else { return }
         let token = timerToken
         let clock = self.clock
         let sink = eventSink
-        timer = Task {
-            do {
-                try await clock.sleep(until: deadline)
-                sink.yield(.timer(token))
-            } catch {}
+        let disarm = TimerDisarm()
+        timerDisarm = disarm
+        group.addTask {
+            await withTaskGroup(of: Void.self) { timer in
+                timer.addTask {
+                    do {
+                        try await clock.sleep(until: deadline)
+                        sink.yield(.timer(token))
+                    } catch {}
+                }
+                timer.addTask { await disarm.wait() }
+                // Whichever ends first, the deadline or the disarm, ends the other.
+                await timer.next()
+                timer.cancelAll()
+            }
+        }
+    }
+
+    /// Ends the armed timer's task, if any.
+    private func disarmTimer() {
+        timerDisarm?.fire()
+        timerDisarm = nil
+        timerDeadline = nil
+    }
+}
+
+/// A one-shot signal that ends a timer's task: ``wait()`` returns once ``fire()`` is called (before or after it
+/// started waiting) or when the waiting task is cancelled.
+final class TimerDisarm: @unchecked Sendable {
+    // The lock guards both stored properties; the continuation is resumed outside it.
+    private let lock = NSLock()
+    private var fired = false
+    private var waiter: CheckedContinuation<Void, Never>?
+
+    /// Ends ``wait()``, now or as soon as it is called.
+    func fire() {
+        lock.lock()
+        fired = true
+        let waiting = waiter
+        waiter = nil
+        lock.unlock()
+        waiting?.resume()
+    }
+
+    /// Returns when ``fire()`` has been called or the calling task is cancelled.
+    func wait() async {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                lock.lock()
+                if fired {
+                    lock.unlock()
+                    continuation.resume()
+                } else {
+                    waiter = continuation
+                    lock.unlock()
+                }
+            }
+        } onCancel: {
+            fire()
         }
     }
 }

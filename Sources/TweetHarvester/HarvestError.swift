@@ -23,7 +23,7 @@ public struct HarvestError: Error, Hashable, Sendable, CustomStringConvertible {
         /// A table in the store does not have the columns the harvester writes (for example, the state table
         /// was written by another program).
         public static let storeLayout = Code(kind: .storeLayout)
-        /// ``Harvester/start()`` was called while the harvester is already running.
+        /// ``Harvester/run()`` was called while the same harvester's `run()` is going.
         public static let alreadyRunning = Code(kind: .alreadyRunning)
 
         /// The code's name, such as `missingCredentials`.

@@ -86,7 +86,7 @@ public struct ArchivePolicy: Sendable, Hashable {
     public var destination: String?
     /// Rows moved or deleted per batch. The default is `500`.
     public var batchSize: Int = 500
-    /// When ``Harvester/start()`` runs the archive job. The default is daily at 03:00 UTC.
+    /// When ``Harvester/run()`` runs the archive job. The default is daily at 03:00 UTC.
     public var schedule: Schedule = .every(.days(1), startingAt: Date(timeIntervalSince1970: 3 * 3600))
 
     /// Creates a policy.

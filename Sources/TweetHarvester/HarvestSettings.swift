@@ -35,9 +35,9 @@ public struct HarvestSettings: Sendable, CustomStringConvertible {
     /// The default drops native retweets, manual `RT @user:` retweets and replies, as the classic job meant to,
     /// with the same rule for v1.1 and v2 (reasons `retweet`, `manualRetweet`, `reply`).
     public var filters: [TweetFilter] = [.retweets, .manualRetweets, .replies]
-    /// When ``Harvester/start()`` runs the harvest job. The default is every hour, on the hour (UTC).
+    /// When ``Harvester/run()`` runs the harvest job. The default is every hour, on the hour (UTC).
     public var schedule: Schedule = HarvestSettings.hourly
-    /// The archive job, run on its own schedule by ``Harvester/start()``; `nil`, the default, runs none.
+    /// The archive job, run on its own schedule by ``Harvester/run()``; `nil`, the default, runs none.
     public var archive: ArchivePolicy?
     /// The table each run's ``HarvestReport`` is stored in. The default is `HarvestRuns`.
     public var runsTable: String = "HarvestRuns"

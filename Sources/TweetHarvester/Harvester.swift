@@ -14,8 +14,7 @@ import TwitterSearch
 /// ```swift
 /// let harvester = try Harvester(settings: .fromEnvironment(), store: try await FileTableStore(directory: url))
 /// let report = try await harvester.runOnce()      // the portal's "Run Once"
-/// try await harvester.start()                      // every hour, until…
-/// await harvester.stop()                           // …a graceful stop
+/// try await harvester.run()                        // every hour, until the task is cancelled
 /// ```
 ///
 /// A harvester is also a ServiceLifecycle `Service`: put it in a `ServiceGroup` and ``run()`` runs the schedule
@@ -37,8 +36,8 @@ public actor Harvester {
     private var runNumber = 0
     private var isHarvesting = false
     private var waiting: [CheckedContinuation<Void, Never>] = []
-    /// The service group ``start()`` runs the schedule in, and its task.
-    var started: (group: ServiceGroup, task: Task<Void, any Error>)?
+    /// Whether ``run()`` is going.
+    var isScheduled = false
 
     /// Creates a harvester.
     ///

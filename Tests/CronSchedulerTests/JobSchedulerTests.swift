@@ -46,6 +46,23 @@ struct JobSchedulerTests {
         _ = await running.result
     }
 
+    @Test("no timer outlives run(): when it returns, by cancellation or by shutdown, nothing sleeps on the clock")
+    func nothingOutlivesRun() async throws {
+        for graceful in [false, true] {
+            let clock = ManualClock(now: Self.t0)
+            let scheduler = JobScheduler(clock: clock)
+            try await scheduler.add("h", schedule: .cron(try CronExpression("@hourly"), timeZone: .gmt)) {}
+            await testGracefulShutdown { trigger in
+                let running = Task { try await scheduler.run() }
+                await clock.waitForSleepers(1)
+                #expect(clock.nextSleeperDeadline == Self.t0.addingTimeInterval(3600))
+                if graceful { trigger.triggerGracefulShutdown() } else { running.cancel() }
+                _ = await running.result
+                #expect(clock.sleeperCount == 0, "graceful: \(graceful)")
+            }
+        }
+    }
+
     @Test("run now works on a disabled job and leaves its schedule alone; errors are recorded")
     func runNowWhileDisabled() async throws {
         let clock = ManualClock(now: Self.t0)

@@ -20,7 +20,7 @@ struct ScheduleTests {
         ) { result in
             sink.yield(result)
         }
-        try await harvester.start()
+        let running = Task { try await harvester.run() }
         var iterator = reports.makeAsyncIterator()
         var collected: [HarvestReport] = []
         for _ in 0..<3 {
@@ -28,7 +28,8 @@ struct ScheduleTests {
             scene.clock.advance(to: try #require(scene.clock.nextSleeperDeadline))
             collected.append(try #require(await iterator.next()).get())
         }
-        await harvester.stop()
+        running.cancel()
+        _ = await running.result
         #expect(collected.allSatisfy { $0.stored > 0 && $0.warnings.isEmpty })
         for (earlier, later) in zip(collected, collected.dropFirst()) {
             #expect(later.newestBefore == earlier.newestAfter)
@@ -40,17 +41,20 @@ struct ScheduleTests {
         #expect(Set(stored) == scene.expectedIDs(since: Scene.windowStart.addingTimeInterval(60)))
     }
 
-    @Test("start and stop: stop waits for the schedule to end and start again after stop works")
-    func startStop() async throws {
+    @Test("run() twice at once is refused; after it returns nothing sleeps on the clock, and it runs again")
+    func runTwiceAndAgain() async throws {
         let scene = Scene()
         var settings = HarvestSettings.demo
         settings.schedule = .every(.minutes(1), startingAt: Scene.start)
         let harvester = try scene.harvester(settings)
-        try await harvester.start()
-        await #expect(throws: HarvestError.self) { try await harvester.start() }
-        await scene.clock.waitForSleepers(1)
-        await harvester.stop()
-        try await harvester.start()
-        await harvester.stop()
+        for _ in 0..<2 {
+            let running = Task { try await harvester.run() }
+            await scene.clock.waitForSleepers(1)
+            let error = await #expect(throws: HarvestError.self) { try await harvester.run() }
+            #expect(error?.code == .alreadyRunning)
+            running.cancel()
+            _ = await running.result
+            #expect(scene.clock.sleeperCount == 0)
+        }
     }
 }
