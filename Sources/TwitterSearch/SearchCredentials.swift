@@ -13,21 +13,46 @@ public enum SearchCredentials: Sendable {
 }
 
 /// The app-only bearer token, obtained once and shared by every request of a client.
+///
+/// The first request that needs the token obtains it in its own task; requests that ask meanwhile wait for that
+/// result (no task of its own that could outlive its callers). When the obtaining request is cancelled, a waiting
+/// one tries again itself.
 actor BearerTokenCache {
     private var token: Secret?
-    private var pending: Task<Secret, any Error>?
+    private var isObtaining = false
+    private var waiters: [CheckedContinuation<Result<Secret, any Error>, Never>] = []
 
     /// The cached token, or the result of `obtain` (run once even when many requests ask at once).
-    func token(obtain: @escaping @Sendable () async throws -> Secret) async throws -> Secret {
-        if let token { return token }
-        if let pending { return try await pending.value }
-        let task = Task { try await obtain() }
-        pending = task
-        defer { pending = nil }
-        let value = try await task.value
-        token = value
-        return value
+    func token(obtain: @Sendable () async throws -> Secret) async throws -> Secret {
+        while true {
+            if let token { return token }
+            guard isObtaining else { break }
+            let result = await withCheckedContinuation { waiters.append($0) }
+            switch result {
+            case .success(let value): return value
+            case .failure(is CancellationError):
+                // The request that was obtaining it was cancelled, not this one: try again, unless this one is too.
+                try Task.checkCancellation()
+            case .failure(let error): throw error
+            }
+        }
+        isObtaining = true
+        let result: Result<Secret, any Error>
+        do {
+            result = .success(try await obtain())
+        } catch {
+            result = .failure(error)
+        }
+        isObtaining = false
+        if case .success(let value) = result { token = value }
+        let waiting = waiters
+        waiters = []
+        for waiter in waiting { waiter.resume(returning: result) }
+        return try result.get()
     }
+
+    /// How many requests wait for the token being obtained (for tests).
+    var waiterCount: Int { waiters.count }
 
     /// The cached token, without obtaining one.
     var current: Secret? { token }
