@@ -171,9 +171,27 @@ public final class FileTableStore: TableStore, Sendable {
 }
 
 /// Where a row's record (the JSON object after `"v":`) lies in the log.
+///
+/// Three 32-bit words, so a table of them takes 12 bytes a row.
 package struct Location: Sendable, Hashable {
-    package var offset: Int64
+    private var offsetLow: UInt32
+    private var offsetHigh: UInt32
     package var length: UInt32
+
+    package init(offset: Int64, length: UInt32) {
+        offsetLow = UInt32(truncatingIfNeeded: offset)
+        offsetHigh = UInt32(truncatingIfNeeded: offset >> 32)
+        self.length = length
+    }
+
+    /// The record's first byte in the log.
+    package var offset: Int64 {
+        get { Int64(offsetHigh) << 32 | Int64(offsetLow) }
+        set {
+            offsetLow = UInt32(truncatingIfNeeded: newValue)
+            offsetHigh = UInt32(truncatingIfNeeded: newValue >> 32)
+        }
+    }
 }
 
 /// Reads records from the log, with a small cache and a read-ahead window.

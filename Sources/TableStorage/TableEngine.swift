@@ -15,7 +15,7 @@ package struct TableEngine<Payload: Sendable>: Sendable {
     /// The schema.
     package var schema: TableSchema
     /// Row number → payload; `nil` for deleted rows.
-    package private(set) var slots: [Payload?] = []
+    package private(set) var slots = Slots<Payload>()
     /// The number of live rows.
     package private(set) var liveCount = 0
     /// Column → index.
@@ -28,6 +28,19 @@ package struct TableEngine<Payload: Sendable>: Sendable {
         self.schema = schema
         indexColumns = schema.definition.indexedColumns
         for column in indexColumns { indexes[column] = SortedIndex() }
+    }
+
+    /// A table as a checkpoint describes it; `nil` unless it has an index for each indexed column, each with
+    /// one entry per live row.
+    package init?(restoring schema: TableSchema, slots: Slots<Payload>, indexes: [String: SortedIndex]) {
+        self.schema = schema
+        indexColumns = schema.definition.indexedColumns
+        self.slots = slots
+        liveCount = slots.liveCount
+        guard Set(indexes.keys) == Set(indexColumns), indexes.values.allSatisfy({ $0.count == liveCount }) else {
+            return nil
+        }
+        self.indexes = indexes
     }
 
     private var name: String { schema.definition.name }
@@ -151,8 +164,9 @@ package struct TableEngine<Payload: Sendable>: Sendable {
                 unindex(old, row: row)
                 liveCount -= 1
             }
-            while slots.count <= row { slots.append(nil) }
-            slots[row] = payload
+            // A gap (rows logged and deleted before a compaction) holds dead copies of this payload.
+            while slots.count < row { slots.append(payload, isLive: false) }
+            if row == slots.count { slots.append(payload, isLive: true) } else { slots[row] = payload }
             liveCount += 1
             for column in indexColumns { indexes[column]?.insert(record[column] ?? .null, row: row) }
         case .delete(let row):
@@ -174,13 +188,13 @@ package struct TableEngine<Payload: Sendable>: Sendable {
     package mutating func compactSlots() -> [Int] {
         var newNumber = [Int](repeating: -1, count: slots.count)
         var oldRows: [Int] = []
-        var kept: [Payload?] = []
-        kept.reserveCapacity(liveCount)
+        var kept = Slots<Payload>()
         oldRows.reserveCapacity(liveCount)
-        for (row, slot) in slots.enumerated() where slot != nil {
+        for (row, slot) in slots.enumerated() {
+            guard let slot else { continue }
             newNumber[row] = kept.count
             oldRows.append(row)
-            kept.append(slot)
+            kept.append(slot, isLive: true)
         }
         slots = kept
         for column in indexColumns { indexes[column]?.renumber { newNumber[$0] } }
@@ -208,7 +222,7 @@ package struct TableEngine<Payload: Sendable>: Sendable {
         var result: [(row: Int, record: Record)]
         // Walk the order's index unless the filter pins a narrower index range to sort instead.
         let filterRange = query.filter.flatMap(indexRange)
-        let preferFilter = filterRange.map { query.take == nil || $0.positions.count <= 64 * limit } ?? false
+        let preferFilter = filterRange.map { query.take == nil || $0.count <= 64 * limit } ?? false
         if !preferFilter, let first = query.order.first, let index = indexes[first.column] {
             result = try walk(index, ascending: first.ascending, query: query, limit: limit, load: load, test: test)
         } else {
@@ -265,22 +279,22 @@ package struct TableEngine<Payload: Sendable>: Sendable {
     /// otherwise every row.
     private func candidateRows(_ filter: Predicate?) throws -> [Int] {
         if let filter, let range = indexRange(filter) {
-            return range.index.entries[range.positions].map(\.row).sorted()
+            return range.index.rows(range.positions).sorted()
         }
         return Array(slots.indices)
     }
 
-    private func indexRange(_ filter: Predicate) -> (index: SortedIndex, positions: Range<Int>)? {
+    private func indexRange(_ filter: Predicate) -> (index: SortedIndex, positions: IndexRange, count: Int)? {
         switch filter {
         case .compare(let column, let op, let value):
             guard let index = indexes[column], op == .equal || !value.isNull,
                 let positions = index.positions(op, value)
             else { return nil }
-            return (index, positions)
+            return (index, positions, index.count(positions))
         case .and(let parts):
-            var best: (index: SortedIndex, positions: Range<Int>)?
+            var best: (index: SortedIndex, positions: IndexRange, count: Int)?
             for part in parts {
-                if let range = indexRange(part), best.map({ range.positions.count < $0.positions.count }) ?? true {
+                if let range = indexRange(part), best.map({ range.count < $0.count }) ?? true {
                     best = range
                 }
             }
@@ -296,25 +310,28 @@ package struct TableEngine<Payload: Sendable>: Sendable {
         test: (Payload) throws -> Bool?
     ) throws -> [(row: Int, record: Record)] {
         var result: [(row: Int, record: Record)] = []
-        let entries = index.entries
-        var position = ascending ? 0 : entries.count - 1
-        let step = ascending ? 1 : -1
         let rest = Array(query.order.dropFirst())
-        while position >= 0, position < entries.count, result.count < limit {
-            // One run of equal values.
-            var run: [(row: Int, record: Record)] = []
-            let value = entries[position].value
-            while position >= 0, position < entries.count, Value.compare(entries[position].value, value) == 0 {
-                let row = entries[position].row
-                position += step
-                guard let payload = slots[row],
-                    let record = try matching(payload, query.filter, load: load, test: test)
-                else { continue }
-                run.append((row, record))
-            }
+        // One run of equal values at a time: sorted by the remaining keys, then added.
+        var run: [(row: Int, record: Record)] = []
+        var runValue: Value?
+        func flush() {
             if run.count > 1 { run.sort { Self.precedes($0, $1, order: rest) } }
             result += run
+            run.removeAll(keepingCapacity: true)
         }
+        try index.forEach(ascending: ascending) { value, row in
+            if let current = runValue, Value.compare(current, value) != 0 {
+                flush()
+                if result.count >= limit { return false }
+            }
+            runValue = value
+            guard let payload = slots[row],
+                let record = try matching(payload, query.filter, load: load, test: test)
+            else { return true }
+            run.append((row, record))
+            return true
+        }
+        flush()
         return result
     }
 
@@ -327,5 +344,61 @@ package struct TableEngine<Payload: Sendable>: Sendable {
             if result != 0 { return key.ascending ? result < 0 : result > 0 }
         }
         return lhs.row < rhs.row
+    }
+}
+
+/// A table's rows: row number → payload, `nil` for a deleted row.
+///
+/// Payloads live in pages of ``pageSize``, each allocated once at its full size, so the table never holds the
+/// spare half of a doubled array, and growing never copies the rows; a bit per row says whether it is live (a
+/// deleted row keeps its last payload, unused).
+package struct Slots<Payload: Sendable>: Sendable, RandomAccessCollection {
+    /// The rows a page holds.
+    package static var pageSize: Int { 4096 }
+
+    private var pages: [[Payload]] = []
+    private var live: [UInt64] = []
+    package private(set) var endIndex = 0
+
+    package init() {}
+
+    package var startIndex: Int { 0 }
+
+    package subscript(row: Int) -> Payload? {
+        get {
+            guard live[row >> 6] & (1 << UInt64(row & 63)) != 0 else { return nil }
+            return pages[row / Self.pageSize][row % Self.pageSize]
+        }
+        set {
+            precondition(row >= 0 && row < endIndex, "row \(row) is out of range")
+            if let newValue {
+                pages[row / Self.pageSize][row % Self.pageSize] = newValue
+                live[row >> 6] |= 1 << UInt64(row & 63)
+            } else {
+                live[row >> 6] &= ~(1 << UInt64(row & 63))
+            }
+        }
+    }
+
+    /// Adds a row at the end.
+    package mutating func append(_ payload: Payload, isLive: Bool) {
+        let row = endIndex
+        if row % Self.pageSize == 0 {
+            var page: [Payload] = []
+            page.reserveCapacity(Self.pageSize)
+            pages.append(page)
+        }
+        pages[pages.count - 1].append(payload)
+        if row & 63 == 0 { live.append(0) }
+        if isLive { live[row >> 6] |= 1 << UInt64(row & 63) }
+        endIndex += 1
+    }
+
+    /// The number of live rows.
+    package var liveCount: Int { live.reduce(0) { $0 + $1.nonzeroBitCount } }
+
+    /// The heap bytes the rows hold (for measurements).
+    package var allocatedBytes: Int {
+        pages.count * (Self.pageSize * MemoryLayout<Payload>.stride + 32) + pages.capacity * 8 + live.capacity * 8
     }
 }
