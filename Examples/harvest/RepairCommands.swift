@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
+import HarvestLocking
 import Logging
-import Synchronization
 import TableStorage
 import TableStorageSQLite
 
@@ -172,7 +172,7 @@ struct RepairCommand: AsyncParsableCommand {
 
 /// Keeps the warnings a store logs while it opens: what it dropped or moved aside.
 final class LogRecorder: Sendable {
-    private let entries = Mutex<[(message: String, metadata: Logger.Metadata)]>([])
+    private let entries = Locked<[(message: String, metadata: Logger.Metadata)]>([])
 
     /// A logger that records `warning` and above here.
     var logger: Logger {

@@ -2,9 +2,9 @@ import ArgumentParser
 import CronScheduler
 import Foundation
 import HarvestClock
+import HarvestLocking
 import Logging
 import ServiceLifecycle
-import Synchronization
 import TweetHarvester
 import TwitterSearch
 import UnixSignals
@@ -115,8 +115,8 @@ struct RunCommand: AsyncParsableCommand {
 
 /// Counts runs for the progress lines and the summary printed on exit.
 final class RunTotals: Sendable {
-    // Reports arrive from the scheduler's tasks; a Mutex keeps the sums.
-    private let state = Mutex<(runs: Int, failed: Int, fetched: Int, stored: Int, filtered: Int, duplicates: Int)>(
+    // Reports arrive from the scheduler's tasks; a lock keeps the sums.
+    private let state = Locked<(runs: Int, failed: Int, fetched: Int, stored: Int, filtered: Int, duplicates: Int)>(
         (0, 0, 0, 0, 0, 0))
 
     /// Adds a run and returns its progress line.

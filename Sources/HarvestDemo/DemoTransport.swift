@@ -1,7 +1,7 @@
 import Foundation
 import HTTPTypes
 import HarvestClock
-import Synchronization
+import HarvestLocking
 import TwitterSearch
 
 /// A simulated Twitter search API: an `HTTPTransport` that answers from a deterministic tweet stream,
@@ -370,8 +370,8 @@ struct RateWindow: Sendable {
 
 /// Counts requests per fixed 15-minute window of the clock.
 final class RequestCounter: Sendable {
-    // A Mutex, not an actor: `send` must count synchronously before it answers.
-    private let state = Mutex<(window: Int64, used: Int)>((window: -1, used: 0))
+    // A lock, not an actor: `send` must count synchronously before it answers.
+    private let state = Locked<(window: Int64, used: Int)>((window: -1, used: 0))
 
     func admit(at now: Date, limit: Int) -> RateWindow {
         let window = Int64(now.timeIntervalSince1970.rounded(.down)) / 900

@@ -1,6 +1,6 @@
 import Foundation
 import HarvestClock
-import Synchronization
+import HarvestLocking
 import TwitterSearch
 
 #if canImport(FoundationNetworking)
@@ -45,7 +45,7 @@ public final class FaultTransport: HTTPTransport, Sendable {
     private let inner: any HTTPTransport
     private let plan: Plan
     private let clock: any WallClock
-    private let state: Mutex<State>
+    private let state: Locked<State>
 
     /// Injects `faults[n]` into the n-th request (from 0); other requests pass through.
     ///
@@ -57,7 +57,7 @@ public final class FaultTransport: HTTPTransport, Sendable {
         self.inner = inner
         self.plan = .indexes(faults)
         self.clock = clock
-        self.state = Mutex(State(rng: 0))
+        self.state = Locked(State(rng: 0))
     }
 
     /// Injects a fault into each request with `probability`, choosing among `choices`, from a seeded
@@ -76,7 +76,7 @@ public final class FaultTransport: HTTPTransport, Sendable {
         self.inner = inner
         self.plan = .random(probability: probability, choices: choices)
         self.clock = clock
-        self.state = Mutex(State(rng: seed))
+        self.state = Locked(State(rng: seed))
     }
 
     /// The faults injected so far, with the index of the request each hit.

@@ -1,6 +1,6 @@
 import Foundation
 import HarvestClock
-import Synchronization
+import HarvestLocking
 
 /// A `WallClock` whose sleeps return at once, moving its time forward to the deadline.
 ///
@@ -20,13 +20,13 @@ public final class ImmediateClock: WallClock, Sendable {
         var sleeps: [Date] = []
     }
 
-    private let state: Mutex<State>
+    private let state: Locked<State>
 
     /// Creates a clock that reads `now` until something sleeps past it.
     ///
     /// - Parameter now: The clock's initial time.
     public init(now: Date) {
-        state = Mutex(State(now: now))
+        state = Locked(State(now: now))
     }
 
     /// The clock's current time: the initial time, or the latest deadline slept until.

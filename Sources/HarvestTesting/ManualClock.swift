@@ -1,6 +1,6 @@
 import Foundation
 import HarvestClock
-import Synchronization
+import HarvestLocking
 
 /// A `WallClock` whose time moves only when a test moves it.
 ///
@@ -56,13 +56,13 @@ public final class ManualClock: WallClock, Sendable {
         }
     }
 
-    private let state: Mutex<State>
+    private let state: Locked<State>
 
     /// Creates a clock that reads `now` until it is advanced.
     ///
     /// - Parameter now: The clock's initial time.
     public init(now: Date) {
-        state = Mutex(State(now: now))
+        state = Locked(State(now: now))
     }
 
     /// The clock's current time; it changes only through ``advance(by:)``, ``advance(to:)`` and ``setTime(_:)``.

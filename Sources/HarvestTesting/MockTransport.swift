@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import HarvestLocking
 import TwitterSearch
 
 /// An `HTTPTransport` that answers with scripted replies, in order, and records every request.
@@ -47,13 +47,13 @@ public final class MockTransport: HTTPTransport, Sendable {
         var requests: [TransportRequest] = []
     }
 
-    private let state: Mutex<State>
+    private let state: Locked<State>
 
     /// Creates a transport that answers the n-th request with the n-th reply.
     ///
     /// - Parameter replies: The scripted replies. A request beyond them fails with ``MockTransportError``.
     public init(_ replies: [Reply] = []) {
-        state = Mutex(State(replies: replies))
+        state = Locked(State(replies: replies))
     }
 
     /// Adds replies after the ones not yet used.

@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import HarvestLocking
 import TwitterSearch
 
 /// An `HTTPTransport` that serves recorded response bodies, one per request, in order.
@@ -18,7 +18,7 @@ public final class ReplayTransport: HTTPTransport, Sendable {
 
     private let responses: [TransportResponse]
     private let loops: Bool
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     /// Creates a transport serving `responses` in order.
     ///

@@ -1,4 +1,5 @@
 import Foundation
+import HarvestLocking
 import Logging
 
 /// A ``TableStore`` in a directory: a human-readable, append-only JSON Lines log that survives `kill -9` and

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import HarvestLocking
 import Logging
 import TableStorage
 

@@ -1,7 +1,7 @@
 import Foundation
 import HarvestClock
+import HarvestLocking
 import Logging
-import Synchronization
 import TableStorage
 import TwitterSearch
 
@@ -239,8 +239,8 @@ struct HarvestJob {
 
 /// Counts the search client's rate-limit waits and retries during one run.
 final class EventCounter: Sendable {
-    // The client reports events through a synchronous handler; a Mutex keeps the counts.
-    private let counts = Mutex<(waits: Int, retries: Int)>((0, 0))
+    // The client reports events through a synchronous handler; a lock keeps the counts.
+    private let counts = Locked<(waits: Int, retries: Int)>((0, 0))
 
     func record(_ event: SearchEvent) {
         switch event {

@@ -1,12 +1,12 @@
 import AsyncHTTPClient
 import Foundation
 import HTTPTypes
+import HarvestLocking
 import NIOCore
 import NIOHTTP1
 import NIOHTTPCompression
 import NIOPosix
 import NIOSSL
-import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -127,7 +127,7 @@ public final class AsyncHTTPClientTransport: HTTPTransport {
     private let ownsClient: Bool
     /// Whether the client is one of the library's, which decompresses bodies.
     private let decompresses: Bool
-    private let isShutDown = Mutex(false)
+    private let isShutDown = Locked(false)
 
     /// Creates a transport with a client of its own; call ``shutdown()`` when you are done with it.
     ///

@@ -1,7 +1,7 @@
 import Foundation
 import HTTPTypes
 import HarvestClock
-import Synchronization
+import HarvestLocking
 
 #if canImport(FoundationNetworking)
     import FoundationNetworking
@@ -74,8 +74,8 @@ public final class URLSessionTransport: HTTPTransport {
         try Task.checkCancellation()
         let urlRequest = makeURLRequest(request)
         let limit = request.timeout ?? configuration.timeout
-        let handle = Mutex<URLSessionDataTask?>(nil)
-        let cancelled = Mutex(false)
+        let handle = Locked<URLSessionDataTask?>(nil)
+        let cancelled = Locked(false)
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation {
                 (continuation: CheckedContinuation<TransportResponse, any Error>) in

@@ -1,11 +1,11 @@
-import Synchronization
+import HarvestLocking
 
 /// A mutable value that concurrent test tasks share.
 final class Locked<Value: Sendable>: Sendable {
-    private let storage: Mutex<Value>
+    private let storage: HarvestLocking.Locked<Value>
 
     init(_ value: Value) {
-        storage = Mutex(value)
+        storage = HarvestLocking.Locked(value)
     }
 
     var value: Value {

@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import HarvestLocking
 
 #if canImport(Glibc)
     import Glibc
@@ -89,7 +89,7 @@ public final class FaultServer: Sendable {
     /// A pipe written once by `stop`: every thread polls its read end beside its socket.
     private let stopPipe: (read: Int32, write: Int32)
     private let script: @Sendable (Request, Int) -> Fault
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     /// Starts a server; prefer ``withServer(idleLimit:_:body:)``.
     ///

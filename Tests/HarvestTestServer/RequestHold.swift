@@ -1,5 +1,5 @@
 import Dispatch
-import Synchronization
+import HarvestLocking
 
 /// Holds one chosen request on the server's connection thread until the test releases it, and tells the test
 /// that it arrived: a test can then act at that exact moment (kill the client between two pages, say) instead
@@ -28,7 +28,7 @@ public final class RequestHold: Sendable {
     }
 
     private let matches: @Sendable (TestHTTPServer.Request) -> Bool
-    private let state = Mutex(State())
+    private let state = Locked(State())
     private let arrived = DispatchSemaphore(value: 0)
     private let released = DispatchSemaphore(value: 0)
 

@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import HarvestLocking
 
 #if canImport(Glibc)
     import Glibc
@@ -120,7 +120,7 @@ public final class TestHTTPServer: Sendable {
     public let port: Int
     private let listener: Int32
     private let routes: [Route]
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     /// Starts a server on 127.0.0.1 and an ephemeral port; prefer ``withServer(_:idleLimit:body:)``.
     ///

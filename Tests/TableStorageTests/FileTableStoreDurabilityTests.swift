@@ -1,7 +1,7 @@
 import Foundation
+import HarvestLocking
 import InMemoryLogging
 import Logging
-import Synchronization
 import TableStorage
 import Testing
 
@@ -365,7 +365,7 @@ final class FaultyDisk: Sendable {
         var written = 0
         var syncError: Int32 = 0
     }
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     func setBudget(_ budget: Int?) {
         state.withLock {

@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import HarvestLocking
 import TableStorage
 
 /// A small deterministic pseudo-random generator (SplitMix64), so property tests repeat exactly.
@@ -35,7 +35,7 @@ final class TemporaryDirectory: Sendable {
 
 /// A counter shared by concurrent closures.
 final class Counter: Sendable {
-    private let value = Mutex(0)
+    private let value = Locked(0)
 
     func next() -> Int {
         value.withLock { value in

@@ -1,9 +1,9 @@
 import CronScheduler
 import Foundation
+import HarvestLocking
 import HarvestTesting
 import InMemoryLogging
 import Logging
-import Synchronization
 import TableStorage
 import Testing
 import TwitterSearch
@@ -12,7 +12,7 @@ import TwitterSearch
 
 /// Counts the requests in flight across every transport that shares it, and the most ever at once.
 final class InFlight: Sendable {
-    private let state = Mutex<(now: Int, most: Int)>((0, 0))
+    private let state = HarvestLocking.Locked<(now: Int, most: Int)>((0, 0))
     var most: Int { state.withLock { $0.most } }
 
     func enter() {

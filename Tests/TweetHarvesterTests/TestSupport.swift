@@ -1,9 +1,9 @@
 import Foundation
 import HarvestClock
 import HarvestDemo
+import HarvestLocking
 import HarvestTesting
 import Logging
-import Synchronization
 import TableStorage
 import TwitterSearch
 
@@ -11,10 +11,10 @@ import TwitterSearch
 
 /// A mutable value that concurrent test tasks share.
 final class Locked<Value: Sendable>: Sendable {
-    private let storage: Mutex<Value>
+    private let storage: HarvestLocking.Locked<Value>
 
     init(_ value: Value) {
-        storage = Mutex(value)
+        storage = HarvestLocking.Locked(value)
     }
 
     var value: Value {

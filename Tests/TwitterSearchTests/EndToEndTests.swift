@@ -1,10 +1,10 @@
 import Crypto
 import Foundation
 import HarvestClock
+import HarvestLocking
 import HarvestTestServer
 import HarvestTesting
 import OAuthSigning
-import Synchronization
 import Testing
 import TwitterSearch
 
@@ -78,8 +78,8 @@ struct EndToEndTests {
         arguments: APIVersion.allCases)
     func endToEnd(api: APIVersion) async throws {
         let sinceID = Self.base + 15 * 1000 + 1
-        let badSignatures = Mutex(0)
-        let arrivals = Mutex(0)
+        let badSignatures = Locked(0)
+        let arrivals = Locked(0)
         let clock = ImmediateClock(now: Date(timeIntervalSince1970: 1_700_000_000))
         let handler: @Sendable (TestHTTPServer.Request) -> TestHTTPServer.Response = { request in
             guard IndependentOAuth.verify(request, consumerSecret: Self.consumerSecret, tokenSecret: Self.tokenSecret)
@@ -170,7 +170,7 @@ struct EndToEndTests {
 
     @Test("the independent verifier rejects a signature made with the wrong secret")
     func verifierRejectsWrongSecret() async throws {
-        let accepted = Mutex<[Bool]>([])
+        let accepted = Locked<[Bool]>([])
         try await TestHTTPServer.withServer([
             .init("GET", "/check") { request in
                 accepted.withLock {

@@ -1,9 +1,9 @@
 import Foundation
 import HarvestClock
+import HarvestLocking
 import HarvestTesting
 import Logging
 import OAuthSigning
-import Synchronization
 import Testing
 import TwitterSearch
 
@@ -175,7 +175,7 @@ struct SearchClientTests {
     @Test("a 429 waits on the clock until the reset (plus margin), then retries")
     func waitsOutRateLimit() async throws {
         let clock = ManualClock(now: Self.start)
-        let events = Mutex<[SearchEvent]>([])
+        let events = Locked<[SearchEvent]>([])
         let transport = MockTransport([
             .status(
                 429,

@@ -1,7 +1,7 @@
 import Foundation
 import HarvestClock
+import HarvestLocking
 import Logging
-import Synchronization
 import TwitterSearch
 
 /// Test helpers shared by the TwitterSearch suites.
@@ -76,7 +76,7 @@ struct CapturingLogHandler: LogHandler {
     }
 
     final class Box: Sendable {
-        let records = Mutex<[Record]>([])
+        let records = Locked<[Record]>([])
         var all: [Record] { records.withLock { $0 } }
         /// Every message and metadata value, as text.
         var text: String {

@@ -1,12 +1,12 @@
 import AsyncHTTPClient
 import Foundation
 import HarvestClock
+import HarvestLocking
 import HarvestTestServer
 import HarvestTesting
 import NIOCore
 import NIOHTTP1
 import OAuthSigning
-import Synchronization
 import Testing
 
 @testable import TwitterSearch
@@ -113,7 +113,7 @@ struct TransportTests {
 
     @Test("cancelling the calling task cancels the URLSession request at once")
     func urlSessionCancels() async throws {
-        let gate = Mutex(false)
+        let gate = Locked(false)
         let (arrived, arrival) = AsyncStream<Void>.makeStream()
         try await TestHTTPServer.withServer([
             .init("GET", "/hang") { _ in
@@ -200,7 +200,7 @@ func heldReplyError(_ transport: some HTTPTransport, timeout: Duration) async th
 /// A latch a server handler waits on (on the server's own thread, never the cooperative pool) until the test
 /// opens it; it gives up after a minute so that a failing test still ends.
 final class Gate: Sendable {
-    private let isOpen = Mutex(false)
+    private let isOpen = Locked(false)
 
     func open() { isOpen.withLock { $0 = true } }
 
@@ -308,7 +308,7 @@ struct AsyncHTTPClientTransportTests {
 
     @Test("same-origin redirects are followed up to the limit; the last 3xx beyond it is returned")
     func sameOriginRedirects() async throws {
-        let port = Mutex(0)
+        let port = Locked(0)
         try await TestHTTPServer.withServer([
             .init("GET", "/start") { _ in .init(status: 302, headers: [("Location", "/middle?step=2")]) },
             .init("GET", "/middle") { _ in

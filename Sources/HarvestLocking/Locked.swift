@@ -2,10 +2,11 @@ import Foundation
 
 /// A value guarded by Foundation's `NSLock`, with the same `withLock` as `Synchronization.Mutex`.
 ///
-/// The stores use it rather than `Mutex` so that ThreadSanitizer can check them and the programs that link
-/// them: on Linux `Mutex` locks with raw `futex` calls that ThreadSanitizer does not see, so it reports every
-/// access under the lock as a race (a task group incrementing a `Mutex`-guarded counter is enough to show it),
-/// while `NSLock` is a `pthread_mutex_t`, which it understands.
+/// Every module of the package, and its tests, guard shared state with it rather than `Mutex`, so that
+/// ThreadSanitizer can check them and the programs that link them: on Linux `Mutex` locks with raw `futex`
+/// calls that ThreadSanitizer does not see, so it reports every access under the lock as a race (a task group
+/// incrementing a `Mutex`-guarded counter is enough to show it), while `NSLock` is a `pthread_mutex_t`, which
+/// it understands.
 package final class Locked<Value>: @unchecked Sendable {
     // @unchecked: `value` is only touched while `lock` is held.
     private let lock = NSLock()
