@@ -15,6 +15,10 @@ import TableStorage
 ///   `_th_tables` holds each definition and its column types.
 /// - Queries become SQL with bound arguments only; identifiers are quoted. Equality is null-safe (`IS`), and
 ///   every other comparison is false for a row without the column, as in the other stores.
+/// - Every method awaits GRDB's asynchronous `read`/`write`: the statements (and the `fsync` of a commit) run on
+///   GRDB's own dispatch queues while the calling task is suspended, so concurrent writers never occupy the
+///   threads of Swift's cooperative pool. Only the initializer, which opens the file and runs `PRAGMA
+///   quick_check`, runs on the caller's thread.
 ///
 /// ```swift
 /// let store = try SQLiteTableStore(path: "/var/lib/harvest/tweets.sqlite")
@@ -191,9 +195,11 @@ public final class SQLiteTableStore: TableStore, Sendable {
         }
     }
 
-    private func run<T>(table: String?, _ body: () throws -> T) throws(StorageError) -> T {
+    /// Runs `body`, which awaits GRDB's asynchronous `read`/`write`: the statements run on GRDB's own queues, and
+    /// the calling task is suspended meanwhile instead of holding a thread of the cooperative pool.
+    private func run<T>(table: String?, _ body: () async throws -> T) async throws(StorageError) -> T {
         do {
-            return try body()
+            return try await body()
         } catch {
             throw Self.storageError(error, file: path, table: table)
         }
@@ -215,8 +221,8 @@ public final class SQLiteTableStore: TableStore, Sendable {
             return
         }
         let schema = try TableSchema(definition)
-        try run(table: definition.name) {
-            try pool.write { db in
+        try await run(table: definition.name) {
+            try await pool.write { db in
                 var columns = ["_th_rowid INTEGER PRIMARY KEY"]
                 for column in Set(definition.indexedColumns).union(definition.columns.keys).sorted() {
                     var text = SQL.quote(column) + (definition.columns[column].map { " " + SQL.type($0) } ?? "")
@@ -279,8 +285,8 @@ public final class SQLiteTableStore: TableStore, Sendable {
         for (index, row) in rows.enumerated() { try new.admit(row, row: index) }
         guard !rows.isEmpty else { return InsertSummary() }
         let schema = new
-        let summary = try run(table: table) {
-            try pool.write { db -> InsertSummary in
+        let summary = try await run(table: table) {
+            try await pool.write { db -> InsertSummary in
                 try Self.migrate(from: old, to: schema, db)
                 return try Self.insertRows(rows, into: schema, policy: onConflict, db)
             }
@@ -342,8 +348,8 @@ public final class SQLiteTableStore: TableStore, Sendable {
         for (column, value) in changes { try new.admit(value, in: column, row: nil) }
         guard !changes.isEmpty else { return try await count(Query(query.table, filter: query.filter)) }
         let schema = new
-        let count = try run(table: query.table) {
-            try pool.write { db -> Int in
+        let count = try await run(table: query.table) {
+            try await pool.write { db -> Int in
                 try Self.migrate(from: old, to: schema, db)
                 var sql = SQL(schema: schema)
                 let selection = try sql.selection(query)
@@ -371,8 +377,8 @@ public final class SQLiteTableStore: TableStore, Sendable {
     public func delete(_ query: Query) async throws -> Int {
         let schema = try schema(query.table)
         try schema.validate(query)
-        return try run(table: query.table) {
-            try pool.write { db -> Int in
+        return try await run(table: query.table) {
+            try await pool.write { db -> Int in
                 var sql = SQL(schema: schema)
                 let selection = try sql.selection(query)
                 try db.execute(
@@ -390,8 +396,8 @@ public final class SQLiteTableStore: TableStore, Sendable {
         let schema = try schema(query.table)
         try schema.validate(query)
         let columns = (query.select ?? schema.types.keys.sorted()).filter { schema.types[$0] != nil }
-        return try run(table: query.table) {
-            try pool.read { db in
+        return try await run(table: query.table) {
+            try await pool.read { db in
                 var sql = SQL(schema: schema)
                 let text = try sql.select(columns, query)
                 return try Row.fetchAll(db, sql: text, arguments: sql.arguments).map { SQL.record($0, columns, schema) }
@@ -403,8 +409,8 @@ public final class SQLiteTableStore: TableStore, Sendable {
     public func count(_ query: Query) async throws -> Int {
         let schema = try schema(query.table)
         try schema.validate(query)
-        return try run(table: query.table) {
-            try pool.read { db in
+        return try await run(table: query.table) {
+            try await pool.read { db in
                 var sql = SQL(schema: schema)
                 let condition = try sql.condition(query.filter)
                 return try Int.fetchOne(
@@ -433,8 +439,8 @@ public final class SQLiteTableStore: TableStore, Sendable {
         guard !columns.isEmpty else { return nil }
         // One statement, which SQLite runs on one snapshot by itself: no transaction around it (GRDB's `read`
         // adds BEGIN and COMMIT, several times the cost of the lookup).
-        return try run(table: table) {
-            try pool.unsafeRead { db in
+        return try await run(table: table) {
+            try await pool.unsafeRead { db in
                 // The cursor's row reads the statement's columns in place, without copying the row; it is valid
                 // only while the cursor lives.
                 let cursor = try Row.fetchCursor(db.cachedStatement(sql: sql))
