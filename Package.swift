@@ -177,7 +177,8 @@ let package = Package(
                 "TableStorage", "HarvestTesting", "StorageCrashWorker", "HarvestLocking",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "InMemoryLogging", package: "swift-log"),
-            ]
+            ],
+            exclude: ["Fixtures"]
         ),
         .testTarget(
             name: "TableStorageSQLiteTests",

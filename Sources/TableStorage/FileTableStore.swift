@@ -51,6 +51,17 @@ public final class FileTableStore: TableStore, Sendable {
         public var preallocationSize: Int = 4 << 20
         /// How many decoded records to keep in memory for repeated reads. The default is 4096.
         public var recordCacheSize: Int = 4096
+        /// How many bytes the log grows, at least, between index checkpoints (`store.checkpoint`, a picture of
+        /// the tables and indexes at one committed end of the log). An open reads the checkpoint and replays only
+        /// the log after it, so it takes time in proportion to what was written since, not to the whole log.
+        ///
+        /// A write writes one when the log has grown by this much and by the last checkpoint's size since it
+        /// (so checkpoints never write more than the log does). ``FileTableStore/close()`` writes one when the log
+        /// is at least this long and has grown by a sixteenth of the last checkpoint's size, or 1 MiB, or this
+        /// interval, whichever is least; ``FileTableStore/compact()`` writes one when the new log is at least this
+        /// long. A checkpoint is written inside the call, as the log's `fdatasync` is. A checkpoint that does not
+        /// match the log is ignored (the whole log is replayed). 0 turns checkpoints off. The default is 64 MiB.
+        public var checkpointInterval: Int64 = 64 << 20
         /// The system calls used to write (a seam for tests).
         package var io: FileIO = .system
 

@@ -69,6 +69,9 @@ extension FileTableStore.State {
         try flush(&encoder)
         let code = io.sync(output)
         if code != 0 { throw POSIX.error(code, file: target, doing: "fdatasync") }
+        // The checkpoint describes the old log; the open would find it stale, but it goes first all the same.
+        try POSIX.remove(checkpointPath)
+        checkpointEnd = 0
         try POSIX.rename(target, to: path)
         keepOutput = true
         // From here the new log is the store's, whatever happens next.
@@ -88,5 +91,6 @@ extension FileTableStore.State {
         logger.debug(
             "log compacted", metadata: ["th.file": "\(path)", "th.before": "\(before)", "th.after": "\(written)"])
         try POSIX.syncDirectory(directory)
+        if checkpointInterval > 0, end >= checkpointInterval { writeCheckpoint(logger: logger) }
     }
 }

@@ -44,13 +44,16 @@ extension FileTableStore.State {
         }
     }
 
-    /// Reads the whole log, rebuilding the tables and indexes; drops a torn tail; refuses or salvages damage
+    /// Reads the log, rebuilding the tables and indexes; drops a torn tail; refuses or salvages damage
     /// in the middle.
-    mutating func replay(recovery: FileTableStore.Recovery, logger: Logger) throws(StorageError) {
+    ///
+    /// With `start` > 0 the tables already hold what the log before `start` says (a checkpoint's), and only
+    /// the rest is read.
+    mutating func replay(from start: Int64, recovery: FileTableStore.Recovery, logger: Logger) throws(StorageError) {
         let size = try POSIX.size(descriptor, file: path)
         var window = Window(capacity: 4 << 20)
-        var position: Int64 = 0
-        var committedEnd: Int64 = 0
+        var position = start
+        var committedEnd = start
         var pending: [Pending] = []
         var pendingTypes: [String: [String: ValueType]] = [:]
         var pendingTables: [String: TableSchema] = [:]

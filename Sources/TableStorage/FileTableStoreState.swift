@@ -18,6 +18,13 @@ extension FileTableStore {
         var broken: StorageError?
         var isClosed = false
         let io: FileIO
+        /// How much the log grows between checkpoints; 0: none (see ``Configuration/checkpointInterval``).
+        let checkpointInterval: Int64
+        /// The end of the log the last checkpoint read or written covers.
+        var checkpointEnd: Int64 = 0
+        /// The size of that checkpoint's file.
+        var checkpointBytes: Int64 = 0
+        let logger: Logger
 
         var descriptor: Int32 { reader.descriptor }
 
@@ -50,9 +57,13 @@ extension FileTableStore {
                     directory: directory, path: path, lockDescriptor: lockDescriptor,
                     reader: LogReader(descriptor: descriptor, path: path, cacheSize: configuration.recordCacheSize),
                     end: 0, preallocation: max(0, configuration.preallocationSize), sequence: 0, tables: [:],
-                    io: configuration.io)
+                    io: configuration.io, checkpointInterval: max(0, configuration.checkpointInterval),
+                    logger: logger)
                 do {
-                    try state.replay(recovery: configuration.recovery, logger: logger)
+                    // Salvage checks the whole log, so it never starts from a checkpoint.
+                    let restored = configuration.recovery == .strict && state.restoreCheckpoint(logger: logger)
+                    try state.replay(from: restored ? state.end : 0, recovery: configuration.recovery, logger: logger)
+                    state.warmNewest()
                 } catch {
                     POSIX.close(descriptor)
                     throw error
@@ -64,8 +75,25 @@ extension FileTableStore {
             }
         }
 
+        /// Reads the newest row of every index into the record cache, so the first ``FileTableStore/newest(in:by:)``
+        /// after an open (what every harvest run asks first) is a lookup, and the code it runs is warm.
+        mutating func warmNewest() {
+            for engine in tables.values {
+                for index in engine.indexes.values {
+                    guard let last = index.last, let location = engine.slots[last.row] else { continue }
+                    _ = try? reader.load(location)
+                }
+            }
+        }
+
         mutating func close() {
             guard !isClosed else { return }
+            // At close, a smaller growth is enough: the next open then replays at most a sixteenth of the
+            // checkpoint's size (or 1 MiB, or the interval, if less) of log.
+            let growth = min(checkpointInterval, max(1 << 20, checkpointBytes / 16))
+            if checkpointInterval > 0, end >= checkpointInterval, end - checkpointEnd >= growth {
+                writeCheckpoint(logger: logger)
+            }
             isClosed = true
             POSIX.close(reader.descriptor)
             POSIX.close(lockDescriptor)
@@ -203,6 +231,11 @@ extension FileTableStore {
                 }
             }
             tables[table] = engine
+            // The log grows at least as much as the checkpoint's own size between two, so checkpoints at most
+            // double what a long run writes.
+            if checkpointInterval > 0, end - checkpointEnd >= max(checkpointInterval, checkpointBytes) {
+                writeCheckpoint(logger: logger)
+            }
         }
 
         /// Appends bytes at the end of the log and flushes them; on failure cuts the file back.

@@ -1,11 +1,12 @@
 // A child process for TableStorageTests: it writes to a FileTableStore until it is killed, or holds one open.
 //
-//   StorageCrashWorker write DIR [chunked]
+//   StorageCrashWorker write DIR [chunked] [checkpoint]
 //                                       appends eight batches to the table "Log", then waits to be killed; after each insert returns
 //                                       it prints "ack BATCH SIZE" (the batch is then committed and durable).
 //                                       With "chunked", each write(2) carries at most 97 bytes, so that a kill
 //                                       lands inside a batch's bytes (one pwrite of a whole batch is never torn
-//                                       by kill -9 on Linux, only by a power loss).
+//                                       by kill -9 on Linux, only by a power loss). With "checkpoint", an index
+//                                       checkpoint is written after every batch (so kills land inside it too).
 //   StorageCrashWorker hold DIR         opens the store, prints "locked", and keeps it open until stdin closes
 import Foundation
 import TableStorage
@@ -33,7 +34,8 @@ guard arguments.count >= 3 else {
 let directory = URL(fileURLWithPath: arguments[2])
 do {
     var configuration = FileTableStore.Configuration()
-    if arguments.count > 3, arguments[3] == "chunked" {
+    if arguments.dropFirst(3).contains("checkpoint") { configuration.checkpointInterval = 1 }
+    if arguments.dropFirst(3).contains("chunked") {
         let system = FileIO.system
         configuration.io = FileIO(
             write: { descriptor, bytes, offset in

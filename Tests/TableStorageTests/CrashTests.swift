@@ -29,7 +29,9 @@ struct CrashTests {
                 directory = root.url.appending(path: "store\(kill / 20)")
                 acknowledged = [:]
             }
-            let worker = try Worker(["write", directory.path] + (kill % 2 == 1 ? ["chunked"] : []))
+            // Odd kills write in small pieces; every third kill writes a checkpoint after each batch.
+            let worker = try Worker(
+                ["write", directory.path] + (kill % 2 == 1 ? ["chunked"] : []) + (kill % 3 == 0 ? ["checkpoint"] : []))
             let ready = try await worker.line()
             #expect(ready?.hasPrefix("ready") == true, "kill \(kill): \(ready ?? "no output")")
             for _ in 0..<Int.random(in: 0...3, using: &random) {
@@ -53,12 +55,19 @@ struct CrashTests {
         acknowledged[batch] = size
     }
 
-    /// Checks the store after a kill.
+    /// Checks the store after a kill: opened as it is (from its checkpoint, if one holds), and as a full replay
+    /// of the log gives it.
     private static func verify(_ directory: URL, acknowledged: [Int64: Int], kill: Int) async throws {
+        var replay = FileTableStore.Configuration()
+        replay.checkpointInterval = 0
+        let replayed = try await FileTableStore(directory: directory, configuration: replay)
+        let everything = try await replayed.read(Query("Log"))
+        replayed.close()
         let handler = InMemoryLogHandler()
         let store = try await FileTableStore(
             directory: directory, logger: Logger(label: "test", factory: { _ in handler }))
         defer { store.close() }
+        #expect(try await store.read(Query("Log")) == everything, "kill \(kill): the checkpoint gives the log's rows")
         var batches: [Int64: [Int64]] = [:]
         for record in try await store.read(Query("Log")) {
             guard case .int(let batch)? = record["batch"], case .int(let index)? = record["index"] else {
