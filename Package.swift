@@ -174,7 +174,7 @@ let package = Package(
         .testTarget(
             name: "TableStorageTests",
             dependencies: [
-                "TableStorage", "HarvestTesting", "StorageCrashWorker", "HarvestLocking",
+                "TableStorage", "HarvestTesting", "StorageCrashWorker", "HarvestLocking", "HarvestTestServer",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "InMemoryLogging", package: "swift-log"),
             ],

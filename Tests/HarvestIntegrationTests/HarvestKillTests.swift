@@ -81,9 +81,10 @@ struct HarvestKillTests {
                 let child = try HarvestProcess(
                     store: "\(kind.rawValue):\(storePath)", server: server.baseURL, quiet: true)
                 if aimed {
-                    let arrived = hold.waitForArrival { child.isRunning }
+                    // Waiting blocks, so it runs off the cooperative pool (as does every wait for the child).
+                    let arrived = await offThePool { hold.waitForArrival { child.isRunning } }
                     if arrived { _ = child.kill() }
-                    child.wait()
+                    await child.wait()
                     hold.release()
                     #expect(arrived, "\(kind) kill \(attempt): the run asked for a later page; \(child.errorOutput)")
                     let (ids, pending) = try await Self.contents(kind, at: storePath)
@@ -91,9 +92,11 @@ struct HarvestKillTests {
                     #expect(pending, "\(kind) kill \(attempt): a kill between two pages leaves the walk unfinished")
                 } else {
                     let measure = attempt % 8 == 7
-                    if !measure { usleep(UInt32.random(in: 0...UInt32(runLength), using: &random)) }
+                    if !measure {
+                        try await Task.sleep(for: .microseconds(Int.random(in: 0...runLength, using: &random)))
+                    }
                     let wasKilled = !measure && child.kill()
-                    child.wait()
+                    await child.wait()
                     if !wasKilled {
                         let lasted = (ContinuousClock.now - started).components
                         runLength = max(
@@ -111,7 +114,7 @@ struct HarvestKillTests {
             }
 
             let last = try HarvestProcess(store: "\(kind.rawValue):\(storePath)", server: server.baseURL, quiet: false)
-            last.wait()
+            await last.wait()
             #expect(
                 last.status == 0,
                 "\(kind): the run left to finish exits 0; server: \(server.stopReason ?? "running"); stderr: \(last.errorOutput)"
@@ -200,8 +203,9 @@ private final class HarvestProcess: @unchecked Sendable {
         #endif
     }
 
-    func wait() {
-        process.waitUntilExit()
+    /// Waits for the process to exit, on a thread of its own: `waitUntilExit` blocks.
+    func wait() async {
+        await offThePool { self.process.waitUntilExit() }
     }
 
     /// The exit status (after ``wait()``).

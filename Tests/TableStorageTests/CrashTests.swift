@@ -1,4 +1,5 @@
 import Foundation
+import HarvestTestServer
 import InMemoryLogging
 import Logging
 import TableStorage
@@ -39,12 +40,12 @@ struct CrashTests {
                 Self.record(line, into: &acknowledged)
             }
             // A moment inside the next batch's write, fsync or acknowledgement.
-            usleep(UInt32.random(in: 0...2_000, using: &random))
+            try await Task.sleep(for: .microseconds(Int.random(in: 0...2_000, using: &random)))
             worker.kill()
             worker.closeInput()
             // Acknowledgements printed before the kill count: the worker had its insert returned.
             while let line = try await worker.line() { Self.record(line, into: &acknowledged) }
-            worker.wait()
+            await worker.wait()
             try await Self.verify(directory, acknowledged: acknowledged, kill: kill)
         }
     }
@@ -98,7 +99,7 @@ struct CrashTests {
         #expect(error?.code == .locked)
         #expect(error?.description.contains("another process") == true)
         holder.closeInput()
-        holder.wait()
+        await holder.wait()
         let store = try await FileTableStore(directory: root.url)
         store.close()
     }
@@ -171,5 +172,6 @@ private final class Worker: @unchecked Sendable {
 
     func closeInput() { try? input.fileHandleForWriting.close() }
 
-    func wait() { process.waitUntilExit() }
+    /// Waits for the worker to exit, on a thread of its own: `waitUntilExit` blocks.
+    func wait() async { await offThePool { self.process.waitUntilExit() } }
 }
