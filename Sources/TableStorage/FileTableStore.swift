@@ -30,7 +30,11 @@ import Logging
 ///   index answers is tested on each row's bytes, decoding only the columns it names, and rows read in log order
 ///   are read ahead in windows of up to 256 KiB.
 ///
-/// Calls are serialised by a lock; each is short, apart from the `fdatasync` of a write and ``compact()``.
+/// Calls are serialised by a lock. Writes (an insert, update or delete, whose `fdatasync` can take milliseconds,
+/// ``createTable(_:)`` and ``compact()``) run on the store's own serial dispatch queue while the calling task is
+/// suspended, so they never hold a thread of Swift's cooperative pool. A read runs in the calling task when the
+/// lock is free (it is answered from the in-memory indexes and the page cache), and on that queue, behind the
+/// write in progress, when it is not.
 public final class FileTableStore: TableStore, Sendable {
     /// How an open handles damage in the middle of the log.
     public enum Recovery: Sendable, Hashable {
@@ -76,6 +80,8 @@ public final class FileTableStore: TableStore, Sendable {
     public let directory: URL
     private let state: Locked<State>
     private let logger: Logger
+    /// Where writes, and reads that would wait for one, run (see the type's documentation).
+    private let queue = DispatchQueue(label: "TableStorage.FileTableStore")
 
     /// Opens the store in `directory`, creating the directory and an empty log if needed, and replays the log.
     ///
@@ -98,6 +104,27 @@ public final class FileTableStore: TableStore, Sendable {
         state.withLock { $0.close() }
     }
 
+    /// Runs `body` under the lock on ``queue``; the calling task waits suspended.
+    private func onQueue<T: Sendable>(
+        _ body: @escaping @Sendable (inout State) throws(StorageError) -> T
+    ) async throws(StorageError) -> T {
+        let state = self.state
+        let result: Result<T, StorageError> = await withCheckedContinuation { continuation in
+            queue.async {
+                continuation.resume(returning: Result { () throws(StorageError) -> T in try state.withLock(body) })
+            }
+        }
+        return try result.get()
+    }
+
+    /// Runs `body` under the lock in the calling task when the lock is free, or on ``queue`` when a call holds it.
+    private func reading<T: Sendable>(
+        _ body: @escaping @Sendable (inout State) throws(StorageError) -> T
+    ) async throws(StorageError) -> T {
+        if let result = try state.withLockIfAvailable(body) { return result }
+        return try await onQueue(body)
+    }
+
     /// The size of the log's committed content in bytes (the file may be longer: padding of spaces).
     public var logSize: Int64 { state.withLock { $0.end } }
 
@@ -105,22 +132,23 @@ public final class FileTableStore: TableStore, Sendable {
     ///
     /// - Throws: ``StorageError``; the store is unchanged then.
     public func compact() async throws {
-        try state.withLock { state throws(StorageError) in try state.compact(logger: logger) }
+        let logger = self.logger
+        try await onQueue { state throws(StorageError) in try state.compact(logger: logger) }
     }
 
     /// See ``TableStore/createTable(_:)``.
     public func createTable(_ definition: TableDefinition) async throws {
-        try state.withLock { state throws(StorageError) in try state.createTable(definition) }
+        try await onQueue { state throws(StorageError) in try state.createTable(definition) }
     }
 
     /// See ``TableStore/definition(of:)``.
     public func definition(of table: String) async throws -> TableDefinition {
-        try state.withLock { state throws(StorageError) in try state.engine(table).schema.describedDefinition }
+        try await reading { state throws(StorageError) in try state.engine(table).schema.describedDefinition }
     }
 
     /// See ``TableStore/tableNames()``.
     public func tableNames() async throws -> [String] {
-        try state.withLock { state throws(StorageError) in
+        try await reading { state throws(StorageError) in
             try state.checkOpen()
             return state.tables.keys.sorted()
         }
@@ -128,7 +156,7 @@ public final class FileTableStore: TableStore, Sendable {
 
     /// See ``TableStore/insert(_:into:onConflict:)``.
     public func insert(_ rows: [Record], into table: String, onConflict: ConflictPolicy) async throws -> InsertSummary {
-        try state.withLock { state throws(StorageError) in
+        try await onQueue { state throws(StorageError) in
             let plan = try state.engine(table).planInsert(rows, policy: onConflict)
             try state.commit(plan.changes, in: table, schema: plan.schema)
             return plan.summary
@@ -137,7 +165,7 @@ public final class FileTableStore: TableStore, Sendable {
 
     /// See ``TableStore/update(_:set:)``.
     public func update(_ query: Query, set changes: [String: Value]) async throws -> Int {
-        try state.withLock { state throws(StorageError) in
+        try await onQueue { state throws(StorageError) in
             let plan = try state.scan(query) { engine, load, test in
                 try engine.planUpdate(query, changes: changes, load: load, test: test)
             }
@@ -148,7 +176,7 @@ public final class FileTableStore: TableStore, Sendable {
 
     /// See ``TableStore/delete(_:)``.
     public func delete(_ query: Query) async throws -> Int {
-        try state.withLock { state throws(StorageError) in
+        try await onQueue { state throws(StorageError) in
             let (changes, schema) = try state.scan(query) { engine, load, test in
                 (try engine.planDelete(query, load: load, test: test), engine.schema)
             }
@@ -159,7 +187,7 @@ public final class FileTableStore: TableStore, Sendable {
 
     /// See ``TableStore/read(_:)``.
     public func read(_ query: Query) async throws -> [Record] {
-        try state.withLock { state throws(StorageError) in
+        try await reading { state throws(StorageError) in
             try state.scan(query) { engine, load, test in
                 try engine.select(query, load: load, test: test)
             }.map { $0.record.projected(query.select) }
@@ -168,14 +196,14 @@ public final class FileTableStore: TableStore, Sendable {
 
     /// See ``TableStore/count(_:)``.
     public func count(_ query: Query) async throws -> Int {
-        try state.withLock { state throws(StorageError) in
+        try await reading { state throws(StorageError) in
             try state.scan(query) { engine, load, test in try engine.count(query, load: load, test: test) }
         }
     }
 
     /// See ``TableStore/newest(in:by:)``.
     public func newest(in table: String, by column: String) async throws -> Record? {
-        try state.withLock { state throws(StorageError) in
+        try await reading { state throws(StorageError) in
             guard let location = try state.engine(table).newest(by: column) else { return nil }
             return try state.reader.load(location)
         }

@@ -116,6 +116,8 @@ public final class TestHTTPServer: Sendable {
 
     /// How long the server waits without a request before it stops by itself.
     public let idleLimit: TimeInterval
+    /// How long a kept-alive connection may stay silent before the server closes it.
+    public let connectionIdleLimit: Int
     /// The port the server listens on.
     public let port: Int
     private let listener: Int32
@@ -127,9 +129,12 @@ public final class TestHTTPServer: Sendable {
     /// - Parameters:
     ///   - routes: The routes; a request matching none gets `404`.
     ///   - idleLimit: Seconds without a request after which the server stops. The default is 120.
-    public init(routes: [Route], idleLimit: TimeInterval = 120) throws {
+    ///   - connectionIdleLimit: Seconds a kept-alive connection may stay silent before the server closes it.
+    ///     The default is 5.
+    public init(routes: [Route], idleLimit: TimeInterval = 120, connectionIdleLimit: Int = 5) throws {
         self.routes = routes
         self.idleLimit = idleLimit
+        self.connectionIdleLimit = connectionIdleLimit
         (listener, port) = try Self.bindLoopback(listening: true)
         let thread = Thread { [self] in acceptLoop() }
         thread.start()
@@ -185,11 +190,14 @@ public final class TestHTTPServer: Sendable {
     /// - Parameters:
     ///   - routes: The routes; a request matching none gets `404`.
     ///   - idleLimit: Seconds without a request after which the server stops anyway. The default is 120.
+    ///   - connectionIdleLimit: Seconds a kept-alive connection may stay silent before the server closes it.
+    ///     The default is 5.
     ///   - body: The test, given the server.
     public static func withServer<T>(
-        _ routes: [Route], idleLimit: TimeInterval = 120, body: (TestHTTPServer) async throws -> T
+        _ routes: [Route], idleLimit: TimeInterval = 120, connectionIdleLimit: Int = 5,
+        body: (TestHTTPServer) async throws -> T
     ) async throws -> T {
-        let server = try TestHTTPServer(routes: routes, idleLimit: idleLimit)
+        let server = try TestHTTPServer(routes: routes, idleLimit: idleLimit, connectionIdleLimit: connectionIdleLimit)
         defer { server.stop() }
         return try await body(server)
     }
@@ -274,7 +282,7 @@ public final class TestHTTPServer: Sendable {
             state.withLock { _ = $0.connections.remove(connection) }
             close(connection)
         }
-        var timeout = timeval(tv_sec: 5, tv_usec: 0)
+        var timeout = timeval(tv_sec: connectionIdleLimit, tv_usec: 0)
         setsockopt(connection, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         var buffer: [UInt8] = []
         while !isStopped {
