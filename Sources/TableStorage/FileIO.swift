@@ -52,6 +52,13 @@ package enum POSIX {
         }
     }
 
+    /// Opens an existing file for reading only.
+    package static func openReadOnly(_ path: String) throws(StorageError) -> Int32 {
+        let descriptor = Glibc_open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw error(errno, file: path, doing: "open") }
+        return descriptor
+    }
+
     /// Opens (creating if asked) a file for reading and writing.
     package static func open(_ path: String, create: Bool) throws(StorageError) -> (descriptor: Int32, created: Bool) {
         let existing = Glibc_open(path, O_RDWR | O_CLOEXEC)

@@ -23,8 +23,9 @@ import Logging
 ///   rest aside to `store.jsonl.salvaged-<offset>`.
 /// - **Compaction.** ``compact()`` writes the live rows to a new file, flushes it, renames it over the log and
 ///   flushes the directory; a crash at any step leaves either the old or the new log, whole.
-/// - **One process.** The store holds an exclusive `flock` on `LOCK`; a second opener (another process, or
-///   this one again) gets ``StorageError/Code/locked``.
+/// - **One writer, any readers.** The store holds an exclusive `flock` on `LOCK`; a second writer (another
+///   process, or this one again) gets ``StorageError/Code/locked``. A store opened with ``Access/readOnly`` takes
+///   no lock and writes nothing, so it opens beside a writer and on a read-only copy.
 /// - **Memory.** Only the indexes live in memory: per row, where its record lies in the log, plus an entry in
 ///   each sorted index. Records are read from the log on demand (`pread`), with a small cache. A filter that no
 ///   index answers is tested on each row's bytes, decoding only the columns it names, and rows read in log order
@@ -45,8 +46,21 @@ public final class FileTableStore: TableStore, Sendable {
         case salvage
     }
 
+    /// Whether a store may be written.
+    public enum Access: Sendable, Hashable {
+        /// Read and write, holding the directory's `LOCK` exclusively: one such opener at a time. The default.
+        case readWrite
+        /// Read only, without the lock: beside a writer in another process (or this one), or on a read-only
+        /// copy. The store shows the batches committed when it was opened (a batch being written then is left
+        /// out) and never writes: not the log, not a checkpoint, not a torn tail cut off. Every write throws
+        /// ``StorageError/Code/readOnly``. Open it again to see later batches.
+        case readOnly
+    }
+
     /// Settings of a file store.
     public struct Configuration: Sendable {
+        /// Whether the store may be written. The default is ``Access/readWrite``.
+        public var access: Access = .readWrite
         /// How an open handles damage in the middle of the log. The default is ``Recovery/strict``.
         public var recovery: Recovery = .strict
         /// How many bytes of spaces to write past the end of the log ahead of need. Most commits then overwrite
@@ -130,7 +144,7 @@ public final class FileTableStore: TableStore, Sendable {
 
     /// Rewrites the log without deleted and superseded rows, atomically and durably.
     ///
-    /// - Throws: ``StorageError``; the store is unchanged then.
+    /// - Throws: ``StorageError`` (``StorageError/Code/readOnly`` for a read-only store); the store is unchanged then.
     public func compact() async throws {
         let logger = self.logger
         try await onQueue { state throws(StorageError) in try state.compact(logger: logger) }

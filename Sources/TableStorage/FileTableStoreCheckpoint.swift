@@ -321,13 +321,14 @@ extension FileTableStore.State {
     /// Reads the checkpoint, if there is one that holds for this log, into ``tables``, ``sequence`` and
     /// ``end``; returns whether it did. Otherwise leaves the state empty and removes the checkpoint.
     mutating func restoreCheckpoint(logger: Logger) -> Bool {
-        guard checkpointInterval > 0 else { return false }
+        // A read-only store writes no checkpoint (its interval is 0) but reads the writer's.
+        guard checkpointInterval > 0 || isReadOnly else { return false }
         let path = checkpointPath
-        // A write of a checkpoint that a crash interrupted.
-        try? POSIX.remove(path + ".tmp")
+        // A write of a checkpoint that a crash interrupted (or, beside a read-only store, one being written).
+        if !isReadOnly { try? POSIX.remove(path + ".tmp") }
         guard FileManager.default.fileExists(atPath: path) else { return false }
         do {
-            let (input, _) = try POSIX.open(path, create: false)
+            let input = try POSIX.openReadOnly(path)
             defer { POSIX.close(input) }
             try restore(from: input)
             checkpointEnd = end
@@ -343,7 +344,7 @@ extension FileTableStore.State {
             sequence = 0
             end = 0
             // A checkpoint that did not hold never will: remove it, so it cannot match a later log by chance.
-            try? POSIX.remove(path)
+            if !isReadOnly { try? POSIX.remove(path) }
             return false
         }
     }

@@ -6,6 +6,7 @@ extension FileTableStore.State {
     /// removes); after it the new log is whole.
     mutating func compact(logger: Logger) throws(StorageError) {
         try checkOpen()
+        if isReadOnly { throw StorageError(.readOnly, file: path, message: "the store was opened read-only") }
         if let broken { throw broken }
         let target = path + ".compacting"
         try POSIX.remove(target)

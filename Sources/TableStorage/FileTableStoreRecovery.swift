@@ -147,11 +147,20 @@ extension FileTableStore.State {
                 try copyTail(from: committedEnd, size: size, to: aside)
                 metadata["th.salvaged"] = "\(aside)"
                 logger.warning("damaged log salvaged: later data moved aside", metadata: metadata)
+            } else if isReadOnly {
+                logger.debug("torn tail of the log left out (read-only)", metadata: metadata)
             } else {
                 logger.warning("torn tail of the log dropped", metadata: metadata)
             }
+        } else if isReadOnly {
+            // A writer beside a read-only store is often in the middle of a batch: it is simply not shown yet.
+            logger.debug("uncommitted tail of the log left out (read-only)", metadata: metadata)
         } else {
             logger.warning("uncommitted tail of the log dropped", metadata: metadata)
+        }
+        guard !isReadOnly else {
+            allocated = committedEnd
+            return
         }
         try POSIX.truncate(descriptor, to: committedEnd, file: path)
         allocated = committedEnd

@@ -17,6 +17,8 @@ extension FileTableStore {
         var tables: [String: TableEngine<Location>]
         var broken: StorageError?
         var isClosed = false
+        /// Opened with `Access.readOnly`: no lock, and nothing is ever written.
+        var isReadOnly = false
         let io: FileIO
         /// How much the log grows between checkpoints; 0: none (see ``Configuration/checkpointInterval``).
         let checkpointInterval: Int64
@@ -43,6 +45,9 @@ extension FileTableStore {
         static func open(directory: String, configuration: Configuration, logger: Logger) throws(StorageError)
             -> State
         {
+            if configuration.access == .readOnly {
+                return try openReadOnly(directory: directory, configuration: configuration, logger: logger)
+            }
             try POSIX.makeDirectory(directory)
             let lockPath = directory + "/LOCK"
             let (lockDescriptor, lockCreated) = try POSIX.open(lockPath, create: true)
@@ -75,6 +80,30 @@ extension FileTableStore {
             }
         }
 
+        /// Opens without the lock and without writing: the committed batches of the log as it is now.
+        private static func openReadOnly(directory: String, configuration: Configuration, logger: Logger)
+            throws(StorageError) -> State
+        {
+            let path = directory + "/" + FileTableStore.logFileName
+            let descriptor = try POSIX.openReadOnly(path)
+            var state = State(
+                directory: directory, path: path, lockDescriptor: -1,
+                reader: LogReader(descriptor: descriptor, path: path, cacheSize: configuration.recordCacheSize),
+                end: 0, preallocation: 0, sequence: 0, tables: [:], io: configuration.io, checkpointInterval: 0,
+                logger: logger)
+            state.isReadOnly = true
+            do {
+                let restored = state.restoreCheckpoint(logger: logger)
+                // Salvage would write; a read-only store refuses damage in the middle as strict does.
+                try state.replay(from: restored ? state.end : 0, recovery: .strict, logger: logger)
+                state.warmNewest()
+            } catch {
+                POSIX.close(descriptor)
+                throw error
+            }
+            return state
+        }
+
         /// Reads the newest row of every index into the record cache, so the first ``FileTableStore/newest(in:by:)``
         /// after an open (what every harvest run asks first) is a lookup, and the code it runs is warm.
         mutating func warmNewest() {
@@ -96,7 +125,7 @@ extension FileTableStore {
             }
             isClosed = true
             POSIX.close(reader.descriptor)
-            POSIX.close(lockDescriptor)
+            if lockDescriptor >= 0 { POSIX.close(lockDescriptor) }
         }
 
         /// Runs `body` with the query's table and two ways to read its rows: `load` makes a row's record,
@@ -241,6 +270,7 @@ extension FileTableStore {
         /// Appends bytes at the end of the log and flushes them; on failure cuts the file back.
         mutating func write(_ bytes: UnsafeRawBufferPointer) throws(StorageError) {
             try checkOpen()
+            if isReadOnly { throw StorageError(.readOnly, file: path, message: "the store was opened read-only") }
             if let broken { throw broken }
             // The write may overwrite padding that the reader's window holds.
             reader.dropWindow()
