@@ -34,13 +34,17 @@ enum StoreSpec: Equatable, CustomStringConvertible {
 
     /// Opens (creating when needed) the store; a store that cannot be opened is a one-line ``UsageError``.
     ///
-    /// With `readOnly`, an SQLite store opens beside a writer in another process (`harvest run`) and on a
+    /// With `readOnly`, a file or SQLite store opens beside a writer in another process (`harvest run`) and on a
     /// read-only copy, taking no lock.
     func open(logger: Logger, readOnly: Bool = false) async throws -> any TableStore {
         do {
             switch self {
             case .memory: return InMemoryTableStore()
-            case .file(let path): return try await FileTableStore(directory: URL(fileURLWithPath: path), logger: logger)
+            case .file(let path):
+                var configuration = FileTableStore.Configuration()
+                if readOnly { configuration.access = .readOnly }
+                return try await FileTableStore(
+                    directory: URL(fileURLWithPath: path), configuration: configuration, logger: logger)
             case .sqlite(let path):
                 var configuration = SQLiteTableStore.Configuration()
                 if readOnly { configuration.access = .readOnly }

@@ -1,4 +1,5 @@
 import Foundation
+import TableStorage
 import Testing
 
 /// `harvest verify` and `harvest repair` on a file store with a flipped byte in the middle of its log, run as
@@ -109,5 +110,28 @@ private final class Scratch {
 
     deinit {
         try? FileManager.default.removeItem(at: url)
+    }
+}
+
+/// `harvest browse` while another process holds the file store for writing, as `harvest run` does (#13 item 6).
+@Suite("harvest browse beside a writer")
+struct BrowseBesideWriterTests {
+    @Test("browse reads a file store that a writer holds; once is still refused with locked")
+    func browseWhileHeld() async throws {
+        let scratch = try Scratch()
+        defer { withExtendedLifetime(scratch) {} }
+        let spec = try await scratch.harvested("file", at: "store")
+        // This process holds the store for writing, as a running `harvest run` would.
+        let writer = try await FileTableStore(directory: scratch.url.appending(path: "store"))
+        defer { writer.close() }
+        let stored = try await writer.count(Query("Updates"))
+        #expect(stored > 0)
+        let browse = try await HarvestCommand.run(["browse", "--store", spec, "--json"], environment: [:])
+        #expect(browse.status == 0, "\(browse.errorOutput)")
+        #expect(browse.errorLines.isEmpty, "\(browse.errorOutput)")
+        #expect(!browse.output.isEmpty)
+        let once = try await HarvestCommand.run(["once", "--demo", "--store", spec], environment: [:])
+        #expect(once.status != 0)
+        #expect(once.errorOutput.contains("locked"), "\(once.errorOutput)")
     }
 }
