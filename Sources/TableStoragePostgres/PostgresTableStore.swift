@@ -98,6 +98,22 @@ public final class PostgresTableStore: TableStore, Sendable {
         }
     }
 
+    /// Opens one connection to `url` and closes it: a wrong password or an unreachable server is reported at once,
+    /// with the server's message, where a `PostgresClient` would keep retrying in the background.
+    ///
+    /// - Throws: `StorageError` (`StorageError.Code.connectionLost` with the server's message and SQLSTATE, such
+    ///   as `password authentication failed for user "harvest" (SQLSTATE 28P01)`), never holding the password.
+    public static func checkConnection(to url: PostgresURL, logger: Logger = .current) async throws {
+        do {
+            let connection = try await PostgresConnection.connect(
+                configuration: try url.connection(), id: 0, logger: logger)
+            try await connection.close()
+        } catch {
+            let failure = storageError(error, table: nil)
+            throw failure.code == .io ? StorageError(.connectionLost, message: failure.message) : failure
+        }
+    }
+
     // MARK: Names
 
     private var schemaName: String { PostgresSQL.quote(configuration.schema) }
@@ -165,7 +181,7 @@ public final class PostgresTableStore: TableStore, Sendable {
             case "40001", "40P01", "55P03": return StorageError(.locked, table: table, message: message)
             case "42P01": return StorageError(.missingTable, table: table, message: message)
             case "22021", "22P05": return StorageError(.invalidValue, table: table, message: message)
-            case "57P01", "57P02", "57P03":
+            case "57P01", "57P02", "57P03", "28P01", "28000", "3D000":
                 return StorageError(.connectionLost, table: table, message: message)
             default:
                 if state.hasPrefix("08") { return StorageError(.connectionLost, table: table, message: message) }

@@ -172,6 +172,29 @@ public struct PostgresURL: Sendable, Hashable, CustomStringConvertible, CustomDe
             displayStyle: .struct)
     }
 
+    /// A postgres-nio configuration for one connection to this URL (``PostgresTableStore/checkConnection(to:logger:)``).
+    ///
+    /// - Throws: NIOSSL's error when a TLS context cannot be made.
+    public func connection() throws -> PostgresConnection.Configuration {
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        let mode: PostgresConnection.Configuration.TLS
+        switch tls {
+        case .disable:
+            mode = .disable
+        case .prefer, .require:
+            configuration.certificateVerification = .none
+            let context = try NIOSSLContext(configuration: configuration)
+            mode = tls == .prefer ? .prefer(context) : .require(context)
+        case .verifyCA:
+            configuration.certificateVerification = .noHostnameVerification
+            mode = .require(try NIOSSLContext(configuration: configuration))
+        case .verifyFull:
+            mode = .require(try NIOSSLContext(configuration: configuration))
+        }
+        return PostgresConnection.Configuration(
+            host: host, port: port, username: user, password: password, database: database, tls: mode)
+    }
+
     /// A postgres-nio client configuration for this URL.
     public func client() -> PostgresClient.Configuration {
         let mode: PostgresClient.Configuration.TLS
