@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "TwitterSearch", targets: ["TwitterSearch"]),
         .library(name: "TableStorage", targets: ["TableStorage"]),
         .library(name: "TableStorageSQLite", targets: ["TableStorageSQLite"]),
+        .library(name: "TableStoragePostgres", targets: ["TableStoragePostgres"]),
         .library(name: "CronScheduler", targets: ["CronScheduler"]),
         .library(name: "TweetHarvester", targets: ["TweetHarvester"]),
         .library(name: "HarvestTesting", targets: ["HarvestTesting"]),
@@ -37,6 +38,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         // MARK: Library modules
@@ -83,6 +85,16 @@ let package = Package(
             ]
         ),
         .target(
+            name: "TableStoragePostgres",
+            dependencies: [
+                "TableStorage",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ]
+        ),
+        .target(
             name: "CronScheduler",
             dependencies: [
                 "HarvestClock",
@@ -119,9 +131,10 @@ let package = Package(
         .executableTarget(
             name: "harvest",
             dependencies: [
-                "OAuthSigning", "TwitterSearch", "TableStorage", "TableStorageSQLite", "CronScheduler",
-                "TweetHarvester", "HarvestDemo", "HarvestLocking",
+                "OAuthSigning", "TwitterSearch", "TableStorage", "TableStorageSQLite", "TableStoragePostgres",
+                "CronScheduler", "TweetHarvester", "HarvestDemo", "HarvestLocking",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -187,6 +200,15 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
+        .testTarget(
+            name: "TableStoragePostgresTests",
+            dependencies: [
+                "TableStorage", "TableStoragePostgres", "HarvestTesting",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "InMemoryLogging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ]
+        ),
         // A child process the crash tests kill -9 while it writes (built with the tests).
         .executableTarget(name: "StorageCrashWorker", dependencies: ["TableStorage"], path: "Tests/StorageCrashWorker"),
 
@@ -218,10 +240,11 @@ let package = Package(
             name: "HarvestIntegrationTests",
             dependencies: [
                 "TweetHarvester", "HarvestDemo", "HarvestTestServer", "HarvestTesting", "TwitterSearch",
-                "TableStorage", "TableStorageSQLite", "HarvestClock",
+                "TableStorage", "TableStorageSQLite", "TableStoragePostgres", "HarvestClock",
                 // Built for the tests that run it as a child process and kill it.
                 "harvest",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),
     ]

@@ -32,17 +32,18 @@ struct BrowseCommand: AsyncParsableCommand {
                 guard FileManager.default.fileExists(atPath: path) else {
                     throw UsageError("cannot open store \(spec): \(path) does not exist (run harvest once first)")
                 }
-            case .memory: break
+            case .memory, .postgres: break
             }
-            let opened = try await spec.open(logger: try logging.makeLogger(), readOnly: true)
-            let rows = try await RecordText.newest(limit, in: table, of: opened)
-            if json {
-                for row in rows { print(try RecordText.jsonLine(row)) }
-            } else {
-                let total = try await opened.count(Query(table))
-                print(
-                    RecordText.table(
-                        rows, title: "\(rows.count) of \(total) records in \(table) (\(spec)), newest first"))
+            try await spec.withStore(logger: try logging.makeLogger(), readOnly: true) { opened in
+                let rows = try await RecordText.newest(limit, in: table, of: opened)
+                if json {
+                    for row in rows { print(try RecordText.jsonLine(row)) }
+                } else {
+                    let total = try await opened.count(Query(table))
+                    print(
+                        RecordText.table(
+                            rows, title: "\(rows.count) of \(total) records in \(table) (\(spec)), newest first"))
+                }
             }
         }
     }

@@ -25,18 +25,20 @@ struct OnceCommand: AsyncParsableCommand {
             let logger = try logging.makeLogger()
             let spec = try StoreSpec(parsing: options.store)
             let (jobs, transport) = try options.resolve(clock: SystemClock())
-            let store = try await spec.open(logger: logger)
-            for settings in jobs {
-                let harvester = try Harvester(settings: settings, store: store, transport: transport, logger: logger)
-                let report = try await harvester.runOnce()
-                let query = jobs.count > 1 ? ", \(settings.query)" : ""
-                print("harvest once (\(options.demo ? "demo" : settings.api.rawValue), \(spec)\(query)): \(report)")
-                let stored = try await RecordText.newest(min(show, report.stored), in: settings.table, of: store)
-                if !stored.isEmpty {
-                    let total = try await store.count(Query(settings.table))
-                    print(
-                        RecordText.table(
-                            stored, title: "newest \(stored.count) of \(total) records in \(settings.table):"))
+            try await spec.withStore(logger: logger) { store in
+                for settings in jobs {
+                    let harvester = try Harvester(
+                        settings: settings, store: store, transport: transport, logger: logger)
+                    let report = try await harvester.runOnce()
+                    let query = jobs.count > 1 ? ", \(settings.query)" : ""
+                    print("harvest once (\(options.demo ? "demo" : settings.api.rawValue), \(spec)\(query)): \(report)")
+                    let stored = try await RecordText.newest(min(show, report.stored), in: settings.table, of: store)
+                    if !stored.isEmpty {
+                        let total = try await store.count(Query(settings.table))
+                        print(
+                            RecordText.table(
+                                stored, title: "newest \(stored.count) of \(total) records in \(settings.table):"))
+                    }
                 }
             }
         }

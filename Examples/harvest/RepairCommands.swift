@@ -28,6 +28,10 @@ struct VerifyCommand: AsyncParsableCommand {
             switch spec {
             case .memory:
                 throw UsageError("a memory store holds nothing between runs: give file:PATH or sqlite:PATH")
+            case .postgres:
+                throw UsageError(
+                    "verify checks file and SQLite stores; PostgreSQL checks its own (pg_amcheck, or its data checksums)"
+                )
             case .file(let path):
                 try await verifyFile(spec, at: path)
             case .sqlite(let path):

@@ -47,38 +47,39 @@ struct RunCommand: AsyncParsableCommand {
             guard maxConcurrent >= 1 else {
                 throw UsageError("--max-concurrent must be at least 1, got \(maxConcurrent)")
             }
-            let store = try await spec.open(logger: logger)
-            let totals = RunTotals()
-            let harvesters = try jobs.map { settings in
-                var settings = settings
-                settings.schedule = schedule
-                return try Harvester(
-                    settings: settings, store: store, transport: transport, clock: clock, logger: logger
-                ) { result in
-                    print(totals.add(result, at: clock.now))
+            try await spec.withStore(logger: logger) { store in
+                let totals = RunTotals()
+                let harvesters = try jobs.map { settings in
+                    var settings = settings
+                    settings.schedule = schedule
+                    return try Harvester(
+                        settings: settings, store: store, transport: transport, clock: clock, logger: logger
+                    ) { result in
+                        print(totals.add(result, at: clock.now))
+                    }
                 }
+                var scheduler = JobScheduler.Configuration()
+                scheduler.maxConcurrentRuns = maxConcurrent
+                let service = try HarvestService(harvesters, configuration: scheduler, clock: clock, logger: logger)
+                let queries = jobs.map(\.query).joined(separator: ", ")
+                FileHandle.standardError.write(
+                    Data(
+                        "harvest run: \(queries) into \(options.table) (\(spec)), \(scheduleText); Ctrl-C stops\n"
+                            .utf8))
+                var configuration = ServiceGroupConfiguration(
+                    services: [.init(service: service)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+                // A run still going 30 seconds after the signal is cancelled; the watermark makes that safe.
+                configuration.maximumGracefulShutdownDuration = .seconds(30)
+                let group = ServiceGroup(configuration: configuration)
+                // The first run starts now, not one interval from now; its failure is reported like any other run's.
+                for harvester in harvesters { _ = try? await harvester.runOnce() }
+                do {
+                    try await group.run()
+                } catch is CancellationError {
+                    // A signal during a wait ends the schedule; that is the clean stop asked for.
+                }
+                print(totals.summary)
             }
-            var scheduler = JobScheduler.Configuration()
-            scheduler.maxConcurrentRuns = maxConcurrent
-            let service = try HarvestService(harvesters, configuration: scheduler, clock: clock, logger: logger)
-            let queries = jobs.map(\.query).joined(separator: ", ")
-            FileHandle.standardError.write(
-                Data(
-                    "harvest run: \(queries) into \(options.table) (\(spec)), \(scheduleText); Ctrl-C stops\n"
-                        .utf8))
-            var configuration = ServiceGroupConfiguration(
-                services: [.init(service: service)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
-            // A run still going 30 seconds after the signal is cancelled; the watermark makes that safe.
-            configuration.maximumGracefulShutdownDuration = .seconds(30)
-            let group = ServiceGroup(configuration: configuration)
-            // The first run starts now, not one interval from now; its failure is reported like any other run's.
-            for harvester in harvesters { _ = try? await harvester.runOnce() }
-            do {
-                try await group.run()
-            } catch is CancellationError {
-                // A signal during a wait ends the schedule; that is the clean stop asked for.
-            }
-            print(totals.summary)
         }
     }
 

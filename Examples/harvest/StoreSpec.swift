@@ -1,26 +1,38 @@
 import Foundation
 import Logging
+import PostgresNIO
 import TableStorage
+import TableStoragePostgres
 import TableStorageSQLite
 
-/// `--store SPEC`: `memory`, `file:PATH` or `sqlite:PATH`.
+/// `--store SPEC`: `memory`, `file:PATH`, `sqlite:PATH` or `postgres://USER@HOST:PORT/DB` (the password from the
+/// URL or `PGPASSWORD`, never printed).
 enum StoreSpec: Equatable, CustomStringConvertible {
     case memory
     case file(String)
     case sqlite(String)
+    case postgres(PostgresURL)
 
     /// The default store of `once`, `run` and `browse`: a file store in `.harvest` under the current directory.
     static let defaultText = "file:.harvest"
 
-    init(parsing text: String) throws {
-        if text == "memory" {
+    init(parsing text: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+        if text.hasPrefix("postgres://") || text.hasPrefix("postgresql://") {
+            do {
+                self = .postgres(try PostgresURL(text, password: environment["PGPASSWORD"]))
+            } catch {
+                // Not the text: it may hold a password.
+                throw UsageError("bad PostgreSQL store URL: \(error.message)")
+            }
+        } else if text == "memory" {
             self = .memory
         } else if text.hasPrefix("file:"), text.count > 5 {
             self = .file(String(text.dropFirst(5)))
         } else if text.hasPrefix("sqlite:"), text.count > 7 {
             self = .sqlite(String(text.dropFirst(7)))
         } else {
-            throw UsageError("unknown store \"\(text)\": use memory, file:PATH or sqlite:PATH")
+            throw UsageError(
+                "unknown store \"\(text)\": use memory, file:PATH, sqlite:PATH or postgres://USER@HOST:PORT/DB")
         }
     }
 
@@ -29,6 +41,32 @@ enum StoreSpec: Equatable, CustomStringConvertible {
         case .memory: "memory"
         case .file(let path): "file:\(path)"
         case .sqlite(let path): "sqlite:\(path)"
+        case .postgres(let url): url.description
+        }
+    }
+
+    /// Runs `body` with the opened store. A PostgreSQL store's client runs for as long as `body` does (and is
+    /// stopped when it returns); its connection is checked first, so that a wrong password or an unreachable server
+    /// is one clear line.
+    func withStore<T: Sendable>(
+        logger: Logger, readOnly: Bool = false, _ body: (any TableStore) async throws -> T
+    ) async throws -> T {
+        guard case .postgres(let url) = self else {
+            return try await body(try await open(logger: logger, readOnly: readOnly))
+        }
+        do {
+            try await PostgresTableStore.checkConnection(to: url, logger: logger)
+        } catch {
+            throw UsageError("cannot open store \(self): \(error)")
+        }
+        let client = PostgresClient(configuration: url.client())
+        return try await PostgresTableStore.withStore(client: client, logger: logger) { store in
+            do {
+                _ = try await store.tableNames()
+            } catch {
+                throw UsageError("cannot open store \(self): \(error)")
+            }
+            return try await body(store)
         }
     }
 
@@ -49,6 +87,8 @@ enum StoreSpec: Equatable, CustomStringConvertible {
                 var configuration = SQLiteTableStore.Configuration()
                 if readOnly { configuration.access = .readOnly }
                 return try SQLiteTableStore(path: path, configuration: configuration, logger: logger)
+            case .postgres:
+                throw UsageError("a PostgreSQL store runs a client: open it with withStore")
             }
         } catch let error as StorageError where error.code == .malformedStore {
             let repair = if case .file = self { "; harvest repair --store \(self) salvages it" } else { "" }

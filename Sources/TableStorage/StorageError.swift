@@ -9,7 +9,7 @@ public struct StorageError: Error, Hashable, Sendable, CustomStringConvertible {
             case missingTable, conflictingDefinition, invalidDefinition, unknownColumn, typeMismatch, invalidValue,
                 missingUniqueKey, duplicateKey, notIndexed, invalidQuery, malformedStore, readOnly, diskFull, locked,
                 io,
-                closed, unsupportedType
+                closed, unsupportedType, connectionLost
         }
         private let kind: Kind
         private init(_ kind: Kind) { self.kind = kind }
@@ -49,6 +49,10 @@ public struct StorageError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let closed = Code(.closed)
         /// The typed layer met a Swift type it cannot map to a ``Value``.
         public static let unsupportedType = Code(.unsupportedType)
+        /// The connection to a database server was lost or could not be made (a server store such as
+        /// `PostgresTableStore`). The failed operation was rolled back by the server, unless the connection was lost
+        /// while its commit was in flight, in which case it may have been committed; the next call connects again.
+        public static let connectionLost = Code(.connectionLost)
 
         /// The code's name, such as `typeMismatch`.
         public var description: String { kind.rawValue }
