@@ -278,7 +278,8 @@ extension FileTableStore.State {
             case .delete(let table, let number, let offset): (name, row, line, keys) = (table, number, offset, nil)
             }
             let engine = tables[name]
-            var state = batch[name] ?? BatchTable(count: engine?.nextRow ?? 0)
+            // Taken out of `batch` while it changes, so that its sets and dictionary are not copied per line.
+            var state = batch.removeValue(forKey: name) ?? BatchTable(count: engine?.nextRow ?? 0)
             let isLive: Bool
             if state.appended.contains(row) {
                 isLive = !state.deleted.contains(row)

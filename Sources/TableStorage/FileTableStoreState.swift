@@ -65,7 +65,10 @@ extension FileTableStore {
                     io: configuration.io, checkpointInterval: max(0, configuration.checkpointInterval),
                     logger: logger)
                 do {
-                    // Salvage checks the whole log, so it never starts from a checkpoint.
+                    // Salvage checks the whole log, so it never starts from a checkpoint; and it may cut the log
+                    // below the checkpoint's end, after which the same bytes could be written again over a
+                    // different past, so it removes the checkpoint.
+                    if configuration.recovery == .salvage { try POSIX.remove(state.checkpointPath) }
                     let restored = configuration.recovery == .strict && state.restoreCheckpoint(logger: logger)
                     try state.replay(from: restored ? state.end : 0, recovery: configuration.recovery, logger: logger)
                     state.warmNewest()

@@ -231,7 +231,7 @@ struct CheckpointTests {
         #expect(logs.entries.contains { $0.message.description == "index checkpoint read" })
     }
 
-    @Test("salvage recovery reads the whole log, never the checkpoint")
+    @Test("salvage recovery reads the whole log, never the checkpoint, and removes it")
     func salvageIgnoresCheckpoint() async throws {
         let root = try TemporaryDirectory()
         try await Self.makeStore(root.url)
@@ -243,6 +243,7 @@ struct CheckpointTests {
         let store = try await FileTableStore(directory: root.url, configuration: configuration, logger: logger)
         store.close()
         #expect(!handler.entries.contains { $0.message.description == "index checkpoint read" })
+        #expect(!FileManager.default.fileExists(atPath: Self.checkpoint(root.url).path))
     }
 
     @Test("a store written by the previous release (no checkpoint) opens and gets one")

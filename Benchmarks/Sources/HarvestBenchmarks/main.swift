@@ -10,6 +10,7 @@ let groups: [BenchmarkGroup] = [
     storageGroup,
     storageInsertGroup,
     storageScanGroup,
+    fileStoreGroup,
     cronBenchmarks,
     cronLatenessBenchmarks,
 ]
