@@ -1,4 +1,5 @@
 import Foundation
+import HarvestLocking
 import Logging
 import PostgresNIO
 import TableStorage

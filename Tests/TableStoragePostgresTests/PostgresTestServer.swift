@@ -1,4 +1,5 @@
 import Foundation
+import HarvestLocking
 import PostgresNIO
 import TableStorage
 import TableStoragePostgres
