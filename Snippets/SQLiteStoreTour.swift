@@ -12,7 +12,7 @@ defer { try? FileManager.default.removeItem(at: scratch) }
 import TableStorageSQLite
 
 let store = try SQLiteTableStore(path: "tweets.sqlite")
-try await store.createTable(TableDefinition(name: "Updates", uniqueKey: "twitterId"))
+try await store.createTable(TableSchema(name: "Updates", uniqueKey: "twitterId"))
 _ = try await store.insert([["twitterId": 1_578_516_068_309_794_817, "text": "hello"]], into: "Updates")
 let newest = try await store.newest(in: "Updates", by: "twitterId")
 // snippet.hide

@@ -20,7 +20,7 @@ let updates = store.table("Updates")
 try await updates.create(uniqueKey: "twitterId", indexes: ["date"])
 let summary = try await updates.insert(tweets, onConflict: .ignore)  // [Tweet], Codable
 let newest = try await updates.newest(by: "twitterId", as: Tweet.self)
-let page = try await updates.filter(Column("isReply") == false)
+let page = try await updates.filter(TableColumn("isReply") == false)
     .orderBy(.descending("twitterId")).skip(20).take(10).read(as: Tweet.self)
 // snippet.hide
 precondition(summary.inserted.count == 40 && summary.duplicates.isEmpty)

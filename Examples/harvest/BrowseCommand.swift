@@ -52,7 +52,7 @@ struct BrowseCommand: AsyncParsableCommand {
 /// How `browse` and `once` print records.
 enum RecordText {
     /// The newest `limit` records of `table`: by `twitterId` for tweet tables, by `startedAt` for run reports.
-    static func newest(_ limit: Int, in table: String, of store: any TableStore) async throws -> [Record] {
+    static func newest(_ limit: Int, in table: String, of store: any TableStore) async throws -> [TableRow] {
         let sample = try await store.read(RecordQuery.first(in: table))
         guard let first = sample.first else { return [] }
         let key = first["twitterId"] != nil ? "twitterId" : first["startedAt"] != nil ? "startedAt" : nil
@@ -61,7 +61,7 @@ enum RecordText {
 
     /// One JSON line: `twitterId` (an exact integer), `text`, `author`, `date` (ISO 8601) for tweets; every column
     /// for other tables.
-    static func jsonLine(_ record: Record) throws -> String {
+    static func jsonLine(_ record: TableRow) throws -> String {
         var object: [String: JSONField] = [:]
         for (column, value) in record.fields {
             object[column] = JSONField(value)
@@ -72,7 +72,7 @@ enum RecordText {
     }
 
     /// A fixed-width table with a title line; tweet texts are cut to one line.
-    static func table(_ records: [Record], title: String) -> String {
+    static func table(_ records: [TableRow], title: String) -> String {
         var lines = [title]
         guard let first = records.first else { return title }
         let isTweets = first["twitterId"] != nil

@@ -124,7 +124,7 @@ private struct Checker: Sendable {
     }
 
     /// The `id` column of records, in order.
-    func ids(_ records: [Record]) -> [Int64] {
+    func ids(_ records: [TableRow]) -> [Int64] {
         records.map { record in
             if case .int(let id)? = record["id"] { return id }
             return -1
@@ -135,13 +135,13 @@ private struct Checker: Sendable {
 
     /// A table `People(id unique, name, age, score, team, joined, active)` with ten rows, ids 1…10.
     func people() async throws -> String {
-        try await store.createTable(TableDefinition(name: "People", uniqueKey: "id", indexes: ["team"]))
+        try await store.createTable(TableSchema(name: "People", uniqueKey: "id", indexes: ["team"]))
         let teams: [Value] = ["red", "blue", "red", nil, "green", "blue", "red", nil, "blue", "red"]
         let names = ["Ada", "Bob", "Cy", "Dee", "Eve", "Fay", "Gus", "Hal", "Ivy", "Jo"]
         let ages: [Int64] = [30, 25, 35, 25, 41, 30, 19, 52, 25, 30]
-        var rows: [Record] = []
+        var rows: [TableRow] = []
         for index in 0..<10 {
-            var record: Record = [
+            var record: TableRow = [
                 "id": .int(Int64(index + 1)), "name": .string(names[index]), "age": .int(ages[index]),
                 "score": .double(Double(index) * 1.5), "active": .bool(index % 2 == 0),
                 "joined": .date(Date(timeIntervalSince1970: 1_700_000_000 + Double(index) * 86_400.25)),
@@ -157,23 +157,23 @@ private struct Checker: Sendable {
     // MARK: Checks
 
     func createTableIsIdempotent() async throws {
-        let definition = TableDefinition(name: "Updates", uniqueKey: "twitterId", indexes: ["date"])
+        let definition = TableSchema(name: "Updates", uniqueKey: "twitterId", indexes: ["date"])
         try await store.createTable(definition)
         try await store.createTable(definition)
         try expectEqual(try await store.tableNames(), ["Updates"], "table names")
         try await expectError(.conflictingDefinition, "a second definition with another unique key") {
-            try await store.createTable(TableDefinition(name: "Updates", uniqueKey: "text"))
+            try await store.createTable(TableSchema(name: "Updates", uniqueKey: "text"))
         }
         try await expectError(.invalidDefinition, "an empty table name") {
-            try await store.createTable(TableDefinition(name: ""))
+            try await store.createTable(TableSchema(name: ""))
         }
-        try await store.createTable(TableDefinition(name: "Notes"))
+        try await store.createTable(TableSchema(name: "Notes"))
         try expectEqual(try await store.tableNames(), ["Notes", "Updates"], "table names")
     }
 
     func insertAndReadBack() async throws {
-        try await store.createTable(TableDefinition(name: "Things"))
-        let rows: [Record] = [
+        try await store.createTable(TableSchema(name: "Things"))
+        let rows: [TableRow] = [
             [
                 "int": .int(Int64(1) << 62 + 1), "double": .double(-2.5e-7),
                 "string": "quote \" slash \\ newline \n tab \t é 🐦",
@@ -204,7 +204,7 @@ private struct Checker: Sendable {
     }
 
     func uniqueKeyIgnore() async throws {
-        try await store.createTable(TableDefinition(name: "Updates", uniqueKey: "twitterId"))
+        try await store.createTable(TableSchema(name: "Updates", uniqueKey: "twitterId"))
         _ = try await store.insert(
             [["twitterId": 1, "text": "one"], ["twitterId": 2, "text": "two"]], into: "Updates", onConflict: .ignore)
         let summary = try await store.insert(
@@ -217,7 +217,7 @@ private struct Checker: Sendable {
     }
 
     func uniqueKeyReplace() async throws {
-        try await store.createTable(TableDefinition(name: "Updates", uniqueKey: "twitterId"))
+        try await store.createTable(TableSchema(name: "Updates", uniqueKey: "twitterId"))
         _ = try await store.insert(
             [["twitterId": 1, "text": "one"], ["twitterId": 2, "text": "two", "author": "x"]], into: "Updates",
             onConflict: .replace)
@@ -235,7 +235,7 @@ private struct Checker: Sendable {
     }
 
     func uniqueKeyFailIsAtomic() async throws {
-        try await store.createTable(TableDefinition(name: "Updates", uniqueKey: "twitterId"))
+        try await store.createTable(TableSchema(name: "Updates", uniqueKey: "twitterId"))
         _ = try await store.insert([["twitterId": 1]], into: "Updates", onConflict: .fail)
         let error = try await expectError(.duplicateKey, "a stored key under .fail") {
             try await store.insert([["twitterId": 4], ["twitterId": 1]], into: "Updates", onConflict: .fail)
@@ -250,7 +250,7 @@ private struct Checker: Sendable {
     }
 
     func badRowsAreAtomic() async throws {
-        try await store.createTable(TableDefinition(name: "Updates", uniqueKey: "twitterId"))
+        try await store.createTable(TableSchema(name: "Updates", uniqueKey: "twitterId"))
         _ = try await store.insert([["twitterId": 1, "text": "one"]], into: "Updates", onConflict: .ignore)
         let mismatch = try await expectError(.typeMismatch, "a string in an int column") {
             try await store.insert(
@@ -293,7 +293,7 @@ private struct Checker: Sendable {
     func queryErrors() async throws {
         let table = try await people()
         try await expectError(.unknownColumn, "a filter on an unknown column") {
-            try await store.read(Query(table).filter(Column("nope") == 1))
+            try await store.read(Query(table).filter(TableColumn("nope") == 1))
         }
         try await expectError(.unknownColumn, "an order on an unknown column") {
             try await store.read(Query(table).orderBy(.ascending("nope")))
@@ -302,13 +302,13 @@ private struct Checker: Sendable {
             try await store.read(Query(table).select(["nope"]))
         }
         try await expectError(.unknownColumn, "a count on an unknown column") {
-            try await store.count(Query(table).filter(Column("nope") == 1))
+            try await store.count(Query(table).filter(TableColumn("nope") == 1))
         }
         try await expectError(.typeMismatch, "a string compared with an int column") {
-            try await store.read(Query(table).filter(Column("age") > "30"))
+            try await store.read(Query(table).filter(TableColumn("age") > "30"))
         }
         try await expectError(.typeMismatch, "contains on an int column") {
-            try await store.read(Query(table).filter(Column("age").contains("3")))
+            try await store.read(Query(table).filter(TableColumn("age").contains("3")))
         }
         try await expectError(.invalidQuery, "a negative take") { try await store.read(Query(table).take(-1)) }
         try await expectError(.notIndexed, "newest by a column without an index") {
@@ -322,57 +322,61 @@ private struct Checker: Sendable {
     func comparisonFilters() async throws {
         let table = try await people()
         let query = Query(table)
-        try expectEqual(try await ids(query.filter(Column("age") == 25)), [2, 4, 9], "age == 25")
-        try expectEqual(try await ids(query.filter(Column("age") != 25)), [1, 3, 5, 6, 7, 8, 10], "age != 25")
-        try expectEqual(try await ids(query.filter(Column("age") < 25)), [7], "age < 25")
-        try expectEqual(try await ids(query.filter(Column("age") <= 25)), [2, 4, 7, 9], "age <= 25")
-        try expectEqual(try await ids(query.filter(Column("age") > 35)), [5, 8], "age > 35")
-        try expectEqual(try await ids(query.filter(Column("age") >= 35)), [3, 5, 8], "age >= 35")
-        try expectEqual(try await ids(query.filter(Column("score") > 10.0)), [8, 9, 10], "score > 10.0")
-        try expectEqual(try await ids(query.filter(Column("active") == true)), [1, 3, 5, 7, 9], "active == true")
+        try expectEqual(try await ids(query.filter(TableColumn("age") == 25)), [2, 4, 9], "age == 25")
+        try expectEqual(try await ids(query.filter(TableColumn("age") != 25)), [1, 3, 5, 6, 7, 8, 10], "age != 25")
+        try expectEqual(try await ids(query.filter(TableColumn("age") < 25)), [7], "age < 25")
+        try expectEqual(try await ids(query.filter(TableColumn("age") <= 25)), [2, 4, 7, 9], "age <= 25")
+        try expectEqual(try await ids(query.filter(TableColumn("age") > 35)), [5, 8], "age > 35")
+        try expectEqual(try await ids(query.filter(TableColumn("age") >= 35)), [3, 5, 8], "age >= 35")
+        try expectEqual(try await ids(query.filter(TableColumn("score") > 10.0)), [8, 9, 10], "score > 10.0")
+        try expectEqual(try await ids(query.filter(TableColumn("active") == true)), [1, 3, 5, 7, 9], "active == true")
         let day3 = Date(timeIntervalSince1970: 1_700_000_000 + 3 * 86_400.25)
-        try expectEqual(try await ids(query.filter(Column("joined") <= .date(day3))), [1, 2, 3, 4], "joined <= day 3")
-        try expectEqual(try await ids(query.filter(Column("team") == nil)), [4, 8], "team == nil (null-safe)")
         try expectEqual(
-            try await ids(query.filter(Column("team") != "red")), [2, 4, 5, 6, 8, 9],
+            try await ids(query.filter(TableColumn("joined") <= .date(day3))), [1, 2, 3, 4], "joined <= day 3")
+        try expectEqual(try await ids(query.filter(TableColumn("team") == nil)), [4, 8], "team == nil (null-safe)")
+        try expectEqual(
+            try await ids(query.filter(TableColumn("team") != "red")), [2, 4, 5, 6, 8, 9],
             "team != red includes rows without a team")
-        try expectEqual(try await ids(query.filter(Column("team") == "blue")), [2, 6, 9], "indexed team == blue")
-        try expectEqual(try await ids(query.filter(Column("team") < "green")), [2, 6, 9], "indexed team < green")
-        try expectEqual(try await ids(query.filter(Column("id") > 8)), [9, 10], "unique key id > 8")
-        try expectEqual(try await ids(query.filter(Column("id") == 11)), [], "id == 11")
+        try expectEqual(try await ids(query.filter(TableColumn("team") == "blue")), [2, 6, 9], "indexed team == blue")
+        try expectEqual(try await ids(query.filter(TableColumn("team") < "green")), [2, 6, 9], "indexed team < green")
+        try expectEqual(try await ids(query.filter(TableColumn("id") > 8)), [9, 10], "unique key id > 8")
+        try expectEqual(try await ids(query.filter(TableColumn("id") == 11)), [], "id == 11")
     }
 
     func stringAndSetFilters() async throws {
         let table = try await people()
         let query = Query(table)
-        try expectEqual(try await ids(query.filter(Column("name").contains("y"))), [3, 6, 9], "name contains y")
+        try expectEqual(try await ids(query.filter(TableColumn("name").contains("y"))), [3, 6, 9], "name contains y")
         try expectEqual(
-            try await ids(query.filter(Column("name").contains("a"))), [1, 6, 8], "contains is case-sensitive")
+            try await ids(query.filter(TableColumn("name").contains("a"))), [1, 6, 8], "contains is case-sensitive")
         try expectEqual(
-            try await ids(query.filter(Column("team").contains("e"))), [1, 2, 3, 5, 6, 7, 9, 10],
+            try await ids(query.filter(TableColumn("team").contains("e"))), [1, 2, 3, 5, 6, 7, 9, 10],
             "contains never matches a row without the column")
-        try expectEqual(try await ids(query.filter(Column("name").hasPrefix("Iv"))), [9], "hasPrefix")
-        try expectEqual(try await ids(query.filter(Column("name").hasPrefix(""))).count, 10, "empty prefix")
-        try expectEqual(try await ids(query.filter(Column("age").in([25, 41]))), [2, 4, 5, 9], "age in [25, 41]")
+        try expectEqual(try await ids(query.filter(TableColumn("name").hasPrefix("Iv"))), [9], "hasPrefix")
+        try expectEqual(try await ids(query.filter(TableColumn("name").hasPrefix(""))).count, 10, "empty prefix")
+        try expectEqual(try await ids(query.filter(TableColumn("age").in([25, 41]))), [2, 4, 5, 9], "age in [25, 41]")
         try expectEqual(
-            try await ids(query.filter(Column("team").in(["red", "green"]))), [1, 3, 5, 7, 10], "indexed team in")
-        try expectEqual(try await ids(query.filter(Column("age").in([]))), [], "in an empty list")
+            try await ids(query.filter(TableColumn("team").in(["red", "green"]))), [1, 3, 5, 7, 10], "indexed team in")
+        try expectEqual(try await ids(query.filter(TableColumn("age").in([]))), [], "in an empty list")
     }
 
     func logicalFilters() async throws {
         let table = try await people()
         let query = Query(table)
         try expectEqual(
-            try await ids(query.filter(Column("age") == 25 && Column("team") == "blue")), [2, 9], "and")
-        try expectEqual(try await ids(query.filter(Column("age") > 40 || Column("name") == "Ada")), [1, 5, 8], "or")
-        try expectEqual(try await ids(query.filter(!(Column("age") >= 30))), [2, 4, 7, 9], "not")
+            try await ids(query.filter(TableColumn("age") == 25 && TableColumn("team") == "blue")), [2, 9], "and")
         try expectEqual(
-            try await ids(query.filter(!(Column("team") == "red") && (Column("active") == true || Column("id") == 8))),
+            try await ids(query.filter(TableColumn("age") > 40 || TableColumn("name") == "Ada")), [1, 5, 8], "or")
+        try expectEqual(try await ids(query.filter(!(TableColumn("age") >= 30))), [2, 4, 7, 9], "not")
+        try expectEqual(
+            try await ids(
+                query.filter(
+                    !(TableColumn("team") == "red") && (TableColumn("active") == true || TableColumn("id") == 8))),
             [5, 8, 9], "nested")
         try expectEqual(try await ids(query.filter(.and([]))).count, 10, "an empty and matches every row")
         try expectEqual(try await ids(query.filter(.or([]))), [], "an empty or matches no row")
         try expectEqual(
-            try await ids(query.filter(!(Column("team") < "green"))), [1, 3, 4, 5, 7, 8, 10],
+            try await ids(query.filter(!(TableColumn("team") < "green"))), [1, 3, 4, 5, 7, 8, 10],
             "not of a comparison includes rows without the column")
     }
 
@@ -408,13 +412,13 @@ private struct Checker: Sendable {
         try expectEqual(try await ids(Query(table).skip(8)), [9, 10], "skip without order or take")
         try expectEqual(try await store.count(Query(table)), 10, "count of all")
         try expectEqual(
-            try await store.count(Query(table).filter(Column("team") == "red").take(1).skip(1)), 4,
+            try await store.count(Query(table).filter(TableColumn("team") == "red").take(1).skip(1)), 4,
             "count ignores take and skip")
     }
 
     func selectColumns() async throws {
         let table = try await people()
-        let rows = try await store.read(Query(table).filter(Column("id") <= 4).select(["id", "team"]))
+        let rows = try await store.read(Query(table).filter(TableColumn("id") <= 4).select(["id", "team"]))
         try expectEqual(
             rows, [["id": 1, "team": "red"], ["id": 2, "team": "blue"], ["id": 3, "team": "red"], ["id": 4]],
             "selected columns only")
@@ -423,49 +427,52 @@ private struct Checker: Sendable {
     func update() async throws {
         let table = try await people()
         let changed = try await store.update(
-            Query(table).filter(Column("team") == "red"), set: ["team": "pink", "age": 1])
+            Query(table).filter(TableColumn("team") == "red"), set: ["team": "pink", "age": 1])
         try expectEqual(changed, 4, "rows updated")
-        try expectEqual(try await ids(Query(table).filter(Column("team") == "pink")), [1, 3, 7, 10], "updated rows")
-        try expectEqual(try await ids(Query(table).filter(Column("team") == "red")), [], "old index values gone")
-        try expectEqual(try await ids(Query(table).filter(Column("age") == 1)), [1, 3, 7, 10], "second column")
-        _ = try await store.update(Query(table).filter(Column("id") == 2), set: ["name": nil, "nickname": "B"])
         try expectEqual(
-            try await store.read(Query(table).filter(Column("id") == 2).select(["id", "name", "nickname", "team"])),
+            try await ids(Query(table).filter(TableColumn("team") == "pink")), [1, 3, 7, 10], "updated rows")
+        try expectEqual(try await ids(Query(table).filter(TableColumn("team") == "red")), [], "old index values gone")
+        try expectEqual(try await ids(Query(table).filter(TableColumn("age") == 1)), [1, 3, 7, 10], "second column")
+        _ = try await store.update(Query(table).filter(TableColumn("id") == 2), set: ["name": nil, "nickname": "B"])
+        try expectEqual(
+            try await store.read(
+                Query(table).filter(TableColumn("id") == 2).select(["id", "name", "nickname", "team"])),
             [["id": 2, "nickname": "B", "team": "blue"]], "null removes a column; new columns are added")
         try await expectError(.duplicateKey, "an update to a stored key") {
-            try await store.update(Query(table).filter(Column("id") == 3), set: ["id": 4])
+            try await store.update(Query(table).filter(TableColumn("id") == 3), set: ["id": 4])
         }
         try await expectError(.typeMismatch, "an update with a mismatching type") {
             try await store.update(Query(table), set: ["age": "old"])
         }
         try expectEqual(
-            try await ids(Query(table).filter(Column("age") == 1)), [1, 3, 7, 10], "failed updates change nothing")
-        _ = try await store.update(Query(table).filter(Column("id") == 10), set: ["id": 20])
+            try await ids(Query(table).filter(TableColumn("age") == 1)), [1, 3, 7, 10], "failed updates change nothing")
+        _ = try await store.update(Query(table).filter(TableColumn("id") == 10), set: ["id": 20])
         try expectEqual(try await store.newest(in: table, by: "id")?["name"], "Jo", "an updated key is indexed")
-        try expectEqual(try await store.update(Query(table).filter(Column("id") == 99), set: ["age": 2]), 0, "no match")
+        try expectEqual(
+            try await store.update(Query(table).filter(TableColumn("id") == 99), set: ["age": 2]), 0, "no match")
     }
 
     func delete() async throws {
         let table = try await people()
-        try expectEqual(try await store.delete(Query(table).filter(Column("age") == 25)), 3, "rows deleted")
+        try expectEqual(try await store.delete(Query(table).filter(TableColumn("age") == 25)), 3, "rows deleted")
         try expectEqual(try await ids(Query(table)), [1, 3, 5, 6, 7, 8, 10], "rows left")
         try expectEqual(
             try await store.delete(Query(table).orderBy(.descending("id")).take(2)), 2, "ordered, limited delete")
         try expectEqual(try await ids(Query(table)), [1, 3, 5, 6, 7], "rows left")
         try expectEqual(try await store.newest(in: table, by: "id")?["id"], 7, "newest after deletes")
-        try expectEqual(try await ids(Query(table).filter(Column("team") == "blue")), [6], "index after deletes")
+        try expectEqual(try await ids(Query(table).filter(TableColumn("team") == "blue")), [6], "index after deletes")
         _ = try await store.insert([["id": 2, "name": "Bob again"]], into: table, onConflict: .fail)
-        try expectEqual(try await ids(Query(table).filter(Column("id") == 2)), [2], "a deleted key can be reused")
+        try expectEqual(try await ids(Query(table).filter(TableColumn("id") == 2)), [2], "a deleted key can be reused")
         try expectEqual(try await store.delete(Query(table)), 6, "delete all")
         try expectEqual(try await store.count(Query(table)), 0, "empty")
         try expectEqual(try await store.newest(in: table, by: "id"), nil, "newest of an empty table")
     }
 
     func newest() async throws {
-        try await store.createTable(TableDefinition(name: "Updates", uniqueKey: "twitterId", indexes: ["date"]))
+        try await store.createTable(TableSchema(name: "Updates", uniqueKey: "twitterId", indexes: ["date"]))
         try expectEqual(try await store.newest(in: "Updates", by: "twitterId"), nil, "newest of an empty table")
         let big = Int64(1_800_000_000_000_000_000)
-        var rows: [Record] = []
+        var rows: [TableRow] = []
         for offset in [5, 1, 9, 3, 7] as [Int64] {
             rows.append([
                 "twitterId": .int(big + offset), "date": .date(Date(timeIntervalSince1970: Double(10 - offset))),
@@ -485,7 +492,7 @@ private struct Checker: Sendable {
         let top = try await store.read(Query("Updates").orderBy(.descending("twitterId")).take(2))
         try expectEqual(top.map { $0["twitterId"] }, [.int(big + 9), .int(big + 7)], "orderBy(key).take(2)")
         // A column that first appears after an earlier `newest` is part of the next one's record.
-        let later: Record = ["twitterId": .int(big + 11), "text": "a later column", "isReply": false]
+        let later: TableRow = ["twitterId": .int(big + 11), "text": "a later column", "isReply": false]
         _ = try await store.insert([later], into: "Updates", onConflict: .ignore)
         try expectEqual(
             try await store.newest(in: "Updates", by: "twitterId"), later, "newest after the table gained columns")
@@ -495,10 +502,11 @@ private struct Checker: Sendable {
         let table = try await people()
         try expectEqual(
             try await ids(
-                Query(table).filter(Column("active") == false).orderBy(.descending("team"), .ascending("age")).take(3)),
+                Query(table).filter(TableColumn("active") == false).orderBy(.descending("team"), .ascending("age"))
+                    .take(3)),
             [10, 2, 6], "indexed order, filter, second key, take")
         try expectEqual(
-            try await ids(Query(table).filter(Column("team") == "red").orderBy(.descending("id")).skip(1).take(2)),
+            try await ids(Query(table).filter(TableColumn("team") == "red").orderBy(.descending("id")).skip(1).take(2)),
             [7, 3], "indexed filter and indexed order with skip")
     }
 
@@ -515,12 +523,13 @@ private struct Checker: Sendable {
             ],
             "established column types")
         try await store.createTable(
-            TableDefinition(name: "Declared", uniqueKey: "id", columns: ["id": .int, "note": .string]))
+            TableSchema(name: "Declared", uniqueKey: "id", columns: ["id": .int, "note": .string]))
         try await expectError(.typeMismatch, "a value against a declared type") {
             try await store.insert([["id": 1, "note": 5]], into: "Declared", onConflict: .ignore)
         }
         try expectEqual(
-            try await store.read(Query("Declared").filter(Column("note") == "x")), [], "declared columns are known")
+            try await store.read(Query("Declared").filter(TableColumn("note") == "x")), [], "declared columns are known"
+        )
     }
 
     func typedLayer() async throws {
@@ -551,7 +560,7 @@ private struct Checker: Sendable {
         try expectEqual(try await updates.orderBy(.ascending("twitterId")).read(as: Tweet.self), tweets, "typed read")
         try expectEqual(try await updates.newest(by: "twitterId", as: Tweet.self), tweets[1], "typed newest")
         try expectEqual(
-            try await updates.filter(Column("kind") == "quote").read(),
+            try await updates.filter(TableColumn("kind") == "quote").read(),
             [
                 [
                     "twitterId": 1_800_000_000_000_000_002, "text": "second",
@@ -559,7 +568,7 @@ private struct Checker: Sendable {
                     "kind": "quote", "retweets": 0, "isReply": true,
                 ]
             ], "the record behind a typed value")
-        try expectEqual(try await updates.filter(Column("isReply") == false).count(), 1, "fluent count")
+        try expectEqual(try await updates.filter(TableColumn("isReply") == false).count(), 1, "fluent count")
         struct Nested: Codable { var id: Int; var inner: [Int] }
         try await expectError(.unsupportedType, "a nested array") {
             try await updates.insert([Nested(id: 1, inner: [1])])
@@ -575,7 +584,7 @@ private struct Checker: Sendable {
     }
 
     func concurrentWriters() async throws {
-        try await store.createTable(TableDefinition(name: "Updates", uniqueKey: "twitterId", indexes: ["writer"]))
+        try await store.createTable(TableSchema(name: "Updates", uniqueKey: "twitterId", indexes: ["writer"]))
         let store = self.store
         let inserted = try await withThrowingTaskGroup(of: Int.self) { group in
             for writer in 0..<8 {
@@ -583,7 +592,7 @@ private struct Checker: Sendable {
                     var total = 0
                     for batch in 0..<10 {
                         // Writers overlap: keys repeat across writers.
-                        let rows: [Record] = (0..<10).map { index in
+                        let rows: [TableRow] = (0..<10).map { index in
                             [
                                 "twitterId": .int(Int64((writer % 4) * 100 + batch * 10 + index)),
                                 "writer": .int(Int64(writer)),
@@ -591,7 +600,7 @@ private struct Checker: Sendable {
                         }
                         total += try await store.insert(rows, into: "Updates", onConflict: .ignore).inserted.count
                         _ = try await store.newest(in: "Updates", by: "twitterId")
-                        _ = try await store.count(Query("Updates").filter(Column("writer") == .int(Int64(writer))))
+                        _ = try await store.count(Query("Updates").filter(TableColumn("writer") == .int(Int64(writer))))
                     }
                     return total
                 }

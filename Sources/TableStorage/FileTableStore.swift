@@ -151,12 +151,12 @@ public final class FileTableStore: TableStore, Sendable {
     }
 
     /// See ``TableStore/createTable(_:)``.
-    public func createTable(_ definition: TableDefinition) async throws {
+    public func createTable(_ definition: TableSchema) async throws {
         try await onQueue { state throws(StorageError) in try state.createTable(definition) }
     }
 
     /// See ``TableStore/definition(of:)``.
-    public func definition(of table: String) async throws -> TableDefinition {
+    public func definition(of table: String) async throws -> TableSchema {
         try await reading { state throws(StorageError) in try state.engine(table).schema.describedDefinition }
     }
 
@@ -169,7 +169,8 @@ public final class FileTableStore: TableStore, Sendable {
     }
 
     /// See ``TableStore/insert(_:into:onConflict:)``.
-    public func insert(_ rows: [Record], into table: String, onConflict: ConflictPolicy) async throws -> InsertSummary {
+    public func insert(_ rows: [TableRow], into table: String, onConflict: ConflictPolicy) async throws -> InsertSummary
+    {
         try await onQueue { state throws(StorageError) in
             let plan = try state.engine(table).planInsert(rows, policy: onConflict)
             try state.commit(plan.changes, in: table, schema: plan.schema)
@@ -200,7 +201,7 @@ public final class FileTableStore: TableStore, Sendable {
     }
 
     /// See ``TableStore/read(_:)``.
-    public func read(_ query: Query) async throws -> [Record] {
+    public func read(_ query: Query) async throws -> [TableRow] {
         try await reading { state throws(StorageError) in
             try state.scan(query) { engine, load, test in
                 try engine.select(query, load: load, test: test)
@@ -216,7 +217,7 @@ public final class FileTableStore: TableStore, Sendable {
     }
 
     /// See ``TableStore/newest(in:by:)``.
-    public func newest(in table: String, by column: String) async throws -> Record? {
+    public func newest(in table: String, by column: String) async throws -> TableRow? {
         try await reading { state throws(StorageError) in
             guard let location = try state.engine(table).newest(by: column) else { return nil }
             return try state.reader.load(location)
@@ -262,7 +263,7 @@ struct LogReader {
     var descriptor: Int32
     let path: String
     let cacheSize: Int
-    private var cache: [Int64: Record] = [:]
+    private var cache: [Int64: TableRow] = [:]
     private var cacheOrder: [Int64] = []
     private var cacheNext = 0
     /// The window: `windowCount` bytes of the file from `windowStart`.
@@ -368,7 +369,7 @@ struct LogReader {
         try withBytes(location) { .success(Array($0)) }
     }
 
-    mutating func load(_ location: Location) throws(StorageError) -> Record {
+    mutating func load(_ location: Location) throws(StorageError) -> TableRow {
         if let cached = cache[location.offset] { return cached }
         let record = try parse(location) { bytes throws(JSONScanner.Failure) in
             var scanner = JSONScanner(bytes)
@@ -380,7 +381,7 @@ struct LogReader {
         return record
     }
 
-    private mutating func remember(_ record: Record, at offset: Int64) {
+    private mutating func remember(_ record: TableRow, at offset: Int64) {
         guard cacheSize > 0 else { return }
         if cacheOrder.count < cacheSize {
             cacheOrder.append(offset)

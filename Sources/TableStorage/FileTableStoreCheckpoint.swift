@@ -368,9 +368,9 @@ extension FileTableStore.State {
         let tableCount = try reader.get(UInt32.self)
         var restored: [String: TableEngine<Location>] = [:]
         for _ in 0..<tableCount {
-            let definition = try JSONDecoder().decode(TableDefinition.self, from: Data(try reader.bytes()))
+            let definition = try JSONDecoder().decode(TableSchema.self, from: Data(try reader.bytes()))
             let types = try JSONDecoder().decode([String: ValueType].self, from: Data(try reader.bytes()))
-            var schema = try TableSchema(definition)
+            var schema = try TableState(definition)
             for (column, type) in types {
                 schema.types[column] = type
                 schema.untypedColumns.remove(column)

@@ -4,8 +4,8 @@ import Logging
 extension FileTableStore.State {
     /// An operation read from the log whose batch has not reached its commit line yet.
     private enum Pending {
-        case table(TableSchema)
-        case put(table: String, row: Int, location: Location, keys: Record, line: Int64)
+        case table(TableState)
+        case put(table: String, row: Int, location: Location, keys: TableRow, line: Int64)
         case delete(table: String, row: Int, line: Int64)
     }
 
@@ -56,7 +56,7 @@ extension FileTableStore.State {
         var committedEnd = start
         var pending: [Pending] = []
         var pendingTypes: [String: [String: ValueType]] = [:]
-        var pendingTables: [String: TableSchema] = [:]
+        var pendingTables: [String: TableState] = [:]
         var damage: Damage?
         let minimum = Int64(LogFormat.headerSize + LogFormat.trailerSize)
 
@@ -172,7 +172,7 @@ extension FileTableStore.State {
     private func parseOperation(
         _ bytes: UnsafeRawBufferPointer, from start: Int, to end: Int, base: Int64, line: Int64,
         pending: inout [Pending],
-        pendingTypes: inout [String: [String: ValueType]], pendingTables: inout [String: TableSchema]
+        pendingTypes: inout [String: [String: ValueType]], pendingTables: inout [String: TableState]
     ) throws -> Int64? {
         var scanner = JSONScanner(bytes, from: start, to: end)
         try scanner.expect(#"{"op":""#)
@@ -208,7 +208,7 @@ extension FileTableStore.State {
             guard scanner.isAtEnd else { throw JSONScanner.Failure(position: scanner.position) }
             if !newTypes.isEmpty { pendingTypes[table] = newTypes }
             let location = Location(offset: base + Int64(valueStart), length: UInt32(valueEnd - valueStart))
-            pending.append(.put(table: table, row: row, location: location, keys: Record(trusted: keys), line: line))
+            pending.append(.put(table: table, row: row, location: location, keys: TableRow(trusted: keys), line: line))
             return nil
         case UInt8(ascii: "d"):
             try scanner.expect(#"del","t":"#)
@@ -223,12 +223,12 @@ extension FileTableStore.State {
             return nil
         case UInt8(ascii: "t"):
             struct TableLine: Decodable {
-                var def: TableDefinition
+                var def: TableSchema
                 var types: [String: ValueType]
             }
             let line = try JSONDecoder().decode(
                 TableLine.self, from: Data(UnsafeRawBufferPointer(rebasing: bytes[start..<end])))
-            var schema = try TableSchema(line.def)
+            var schema = try TableState(line.def)
             for (column, type) in line.types {
                 schema.types[column] = type
                 schema.untypedColumns.remove(column)
@@ -266,9 +266,9 @@ extension FileTableStore.State {
     /// the file's size, and a key is never shown twice.
     private func check(_ operations: [Pending]) -> Damage? {
         var batch: [String: BatchTable] = [:]
-        var created: [String: TableSchema] = [:]
+        var created: [String: TableState] = [:]
         for operation in operations {
-            let (name, row, line, keys): (String, Int, Int64, Record?)
+            let (name, row, line, keys): (String, Int, Int64, TableRow?)
             switch operation {
             case .table(let schema):
                 if tables[schema.definition.name] == nil { created[schema.definition.name] = schema }

@@ -136,7 +136,7 @@ extension FileTableStore {
         mutating func scan<T>(
             _ query: Query,
             _ body: (
-                _ engine: TableEngine<Location>, _ load: (Location) throws -> Record,
+                _ engine: TableEngine<Location>, _ load: (Location) throws -> TableRow,
                 _ test: (Location) throws -> Bool?
             ) throws -> T
         ) throws(StorageError) -> T {
@@ -164,7 +164,7 @@ extension FileTableStore {
 
         // MARK: Writing
 
-        mutating func createTable(_ definition: TableDefinition) throws(StorageError) {
+        mutating func createTable(_ definition: TableSchema) throws(StorageError) {
             try checkOpen()
             if let existing = tables[definition.name] {
                 guard existing.schema.isSameDefinition(as: definition) else {
@@ -172,7 +172,7 @@ extension FileTableStore {
                 }
                 return
             }
-            let schema = try TableSchema(definition)
+            let schema = try TableState(definition)
             var encoder = LogEncoder()
             try Self.encodeTable(schema, into: &encoder)
             encodeCommit(operations: 1, into: &encoder)
@@ -180,7 +180,7 @@ extension FileTableStore {
             tables[definition.name] = TableEngine(schema: schema)
         }
 
-        static func encodeTable(_ schema: TableSchema, into encoder: inout LogEncoder) throws(StorageError) {
+        static func encodeTable(_ schema: TableState, into encoder: inout LogEncoder) throws(StorageError) {
             let json = JSONEncoder()
             json.outputFormatting = [.sortedKeys]
             let frame = encoder.beginFrame()
@@ -211,7 +211,7 @@ extension FileTableStore {
         }
 
         /// Logs, flushes and applies one batch of changes to a table.
-        mutating func commit(_ changes: [TableChange], in table: String, schema: TableSchema) throws(StorageError) {
+        mutating func commit(_ changes: [TableChange], in table: String, schema: TableState) throws(StorageError) {
             guard !changes.isEmpty else { return }
             var encoder = LogEncoder(capacity: changes.count * 320)
             var locations: [Location] = []

@@ -7,31 +7,31 @@
 /// let store = InMemoryTableStore()
 /// ```
 public actor InMemoryTableStore: TableStore {
-    private var tables: [String: TableEngine<Record>] = [:]
+    private var tables: [String: TableEngine<TableRow>] = [:]
 
     /// Creates an empty store.
     public init() {}
 
-    private static func identity(_ record: Record) -> Record { record }
+    private static func identity(_ record: TableRow) -> TableRow { record }
 
-    private func engine(_ name: String) throws(StorageError) -> TableEngine<Record> {
+    private func engine(_ name: String) throws(StorageError) -> TableEngine<TableRow> {
         guard let engine = tables[name] else { throw StorageError(.missingTable, table: name) }
         return engine
     }
 
     /// See ``TableStore/createTable(_:)``.
-    public func createTable(_ definition: TableDefinition) throws {
+    public func createTable(_ definition: TableSchema) throws {
         if let existing = tables[definition.name] {
             guard existing.schema.isSameDefinition(as: definition) else {
                 throw StorageError(.conflictingDefinition, table: definition.name)
             }
             return
         }
-        tables[definition.name] = TableEngine(schema: try TableSchema(definition))
+        tables[definition.name] = TableEngine(schema: try TableState(definition))
     }
 
     /// See ``TableStore/definition(of:)``.
-    public func definition(of table: String) throws -> TableDefinition {
+    public func definition(of table: String) throws -> TableSchema {
         try engine(table).schema.describedDefinition
     }
 
@@ -39,7 +39,7 @@ public actor InMemoryTableStore: TableStore {
     public func tableNames() -> [String] { tables.keys.sorted() }
 
     /// See ``TableStore/insert(_:into:onConflict:)``.
-    public func insert(_ rows: [Record], into table: String, onConflict: ConflictPolicy) throws -> InsertSummary {
+    public func insert(_ rows: [TableRow], into table: String, onConflict: ConflictPolicy) throws -> InsertSummary {
         var engine = try engine(table)
         let plan = try engine.planInsert(rows, policy: onConflict)
         tables[table] = nil  // keep the engine uniquely referenced while it changes
@@ -49,11 +49,11 @@ public actor InMemoryTableStore: TableStore {
         return plan.summary
     }
 
-    private func apply(_ changes: [TableChange], to engine: inout TableEngine<Record>) {
+    private func apply(_ changes: [TableChange], to engine: inout TableEngine<TableRow>) {
         for change in changes {
             switch change {
             case .put(_, let record): engine.apply(change, payload: record, load: Self.identity)
-            case .delete: engine.apply(change, payload: Record(trusted: [:]), load: Self.identity)
+            case .delete: engine.apply(change, payload: TableRow(trusted: [:]), load: Self.identity)
             }
         }
         if engine.deadCount > 1024, engine.deadCount > engine.liveCount { engine.compactSlots() }
@@ -81,7 +81,7 @@ public actor InMemoryTableStore: TableStore {
     }
 
     /// See ``TableStore/read(_:)``.
-    public func read(_ query: Query) throws -> [Record] {
+    public func read(_ query: Query) throws -> [TableRow] {
         try engine(query.table).select(query, load: Self.identity).map { $0.record.projected(query.select) }
     }
 
@@ -91,7 +91,7 @@ public actor InMemoryTableStore: TableStore {
     }
 
     /// See ``TableStore/newest(in:by:)``.
-    public func newest(in table: String, by column: String) throws -> Record? {
+    public func newest(in table: String, by column: String) throws -> TableRow? {
         try engine(table).newest(by: column)
     }
 }

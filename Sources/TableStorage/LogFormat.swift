@@ -308,7 +308,7 @@ package struct LogEncoder: ~Copyable {
     }
 
     /// Appends a record as a JSON object.
-    package mutating func record(_ record: Record) {
+    package mutating func record(_ record: TableRow) {
         append(UInt8(ascii: "{"))
         var first = true
         for (column, value) in record.fields {
@@ -555,13 +555,13 @@ package struct JSONScanner {
     }
 
     /// Reads an object of values into a record.
-    package mutating func record() throws(Failure) -> Record {
+    package mutating func record() throws(Failure) -> TableRow {
         var fields: [String: Value] = [:]
         try object { (scanner: inout JSONScanner, key: String) throws(Failure) in
             let value = try scanner.value()
             if !value.isNull { fields[key] = value }
         }
-        return Record(trusted: fields)
+        return TableRow(trusted: fields)
     }
 
     /// Reads an object, calling `body` at each value, which must consume it.
@@ -628,13 +628,13 @@ extension JSONScanner {
 }
 
 /// A filter tested on a record's JSON bytes (the form ``LogEncoder/record(_:)`` writes), decoding only the
-/// columns it names and skipping the rest: a scan then makes no `Record` for a row that does not match.
+/// columns it names and skipping the rest: a scan then makes no `TableRow` for a row that does not match.
 package struct RawFilter {
-    private let predicate: Predicate
+    private let predicate: RowPredicate
     private let names: [String]
     private let keys: [[UInt8]]
 
-    package init(_ predicate: Predicate) {
+    package init(_ predicate: RowPredicate) {
         self.predicate = predicate
         var names: [String] = []
         for column in predicate.columns where !names.contains(column) { names.append(column) }
@@ -642,7 +642,7 @@ package struct RawFilter {
         self.keys = names.map { Array($0.utf8) }
     }
 
-    /// Whether the record in `bytes` satisfies the predicate, as ``Predicate/matches(_:)-(Record)`` would on
+    /// Whether the record in `bytes` satisfies the predicate, as ``RowPredicate/matches(_:)-(TableRow)`` would on
     /// the decoded record.
     package func matches(_ bytes: UnsafeRawBufferPointer) throws(JSONScanner.Failure) -> Bool {
         let result = withUnsafeTemporaryAllocation(of: Value.self, capacity: max(1, names.count)) {

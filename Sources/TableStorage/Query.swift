@@ -1,14 +1,14 @@
 import Foundation
 
-/// A condition on a record's columns, built with ``Column`` and the usual operators.
+/// A condition on a record's columns, built with ``TableColumn`` and the usual operators.
 ///
-/// Equality is null-safe: `Column("x") == nil` matches rows without `x`, and `Column("x") != 5` matches them
+/// Equality is null-safe: `TableColumn("x") == nil` matches rows without `x`, and `TableColumn("x") != 5` matches them
 /// too. An ordering comparison, `in`, `contains` and `hasPrefix` never match a row without the column.
 ///
 /// ```swift
-/// let predicate = Column("isReply") == false && (Column("author").in(["a", "b"]) || !Column("text").contains("RT"))
+/// let predicate = TableColumn("isReply") == false && (TableColumn("author").in(["a", "b"]) || !TableColumn("text").contains("RT"))
 /// ```
-public indirect enum Predicate: Sendable, Hashable {
+public indirect enum RowPredicate: Sendable, Hashable {
     /// `column <op> value`.
     case compare(String, Comparison, Value)
     /// The column's value is one of the values.
@@ -18,11 +18,11 @@ public indirect enum Predicate: Sendable, Hashable {
     /// The string column starts with the prefix.
     case hasPrefix(String, String)
     /// All of the predicates hold (true when empty).
-    case and([Predicate])
+    case and([RowPredicate])
     /// At least one of the predicates holds (false when empty).
-    case or([Predicate])
+    case or([RowPredicate])
     /// The predicate does not hold.
-    case not(Predicate)
+    case not(RowPredicate)
 
     /// A comparison operator.
     public enum Comparison: String, Sendable, Hashable {
@@ -79,7 +79,7 @@ public indirect enum Predicate: Sendable, Hashable {
     }
 
     /// Whether `record` satisfies the predicate (the semantics every store shares).
-    package func matches(_ record: Record) -> Bool {
+    package func matches(_ record: TableRow) -> Bool {
         matches { record[$0] ?? .null }
     }
 
@@ -118,12 +118,12 @@ public indirect enum Predicate: Sendable, Hashable {
     }
 }
 
-/// A column name, the left-hand side of a ``Predicate``.
+/// A column name, the left-hand side of a ``RowPredicate``.
 ///
 /// ```swift
-/// Column("twitterId") > 1_700_000_000_000_000_000
+/// TableColumn("twitterId") > 1_700_000_000_000_000_000
 /// ```
-public struct Column: Sendable, Hashable, ExpressibleByStringLiteral {
+public struct TableColumn: Sendable, Hashable, ExpressibleByStringLiteral {
     /// The column's name.
     public var name: String
 
@@ -134,37 +134,37 @@ public struct Column: Sendable, Hashable, ExpressibleByStringLiteral {
     public init(stringLiteral value: String) { self.name = value }
 
     /// The column's value is one of `values`.
-    public func `in`(_ values: [Value]) -> Predicate { .isIn(name, values) }
+    public func `in`(_ values: [Value]) -> RowPredicate { .isIn(name, values) }
     /// The string column contains `substring`.
-    public func contains(_ substring: String) -> Predicate { .contains(name, substring) }
+    public func contains(_ substring: String) -> RowPredicate { .contains(name, substring) }
     /// The string column starts with `prefix`.
-    public func hasPrefix(_ prefix: String) -> Predicate { .hasPrefix(name, prefix) }
+    public func hasPrefix(_ prefix: String) -> RowPredicate { .hasPrefix(name, prefix) }
     /// Ascending order on this column.
     public var ascending: SortKey { SortKey(name, ascending: true) }
     /// Descending order on this column.
     public var descending: SortKey { SortKey(name, ascending: false) }
 
     /// `column == value`, null-safe.
-    public static func == (lhs: Column, rhs: Value) -> Predicate { .compare(lhs.name, .equal, rhs) }
+    public static func == (lhs: TableColumn, rhs: Value) -> RowPredicate { .compare(lhs.name, .equal, rhs) }
     /// `column != value`, null-safe.
-    public static func != (lhs: Column, rhs: Value) -> Predicate { .compare(lhs.name, .notEqual, rhs) }
+    public static func != (lhs: TableColumn, rhs: Value) -> RowPredicate { .compare(lhs.name, .notEqual, rhs) }
     /// `column < value`.
-    public static func < (lhs: Column, rhs: Value) -> Predicate { .compare(lhs.name, .less, rhs) }
+    public static func < (lhs: TableColumn, rhs: Value) -> RowPredicate { .compare(lhs.name, .less, rhs) }
     /// `column <= value`.
-    public static func <= (lhs: Column, rhs: Value) -> Predicate { .compare(lhs.name, .lessOrEqual, rhs) }
+    public static func <= (lhs: TableColumn, rhs: Value) -> RowPredicate { .compare(lhs.name, .lessOrEqual, rhs) }
     /// `column > value`.
-    public static func > (lhs: Column, rhs: Value) -> Predicate { .compare(lhs.name, .greater, rhs) }
+    public static func > (lhs: TableColumn, rhs: Value) -> RowPredicate { .compare(lhs.name, .greater, rhs) }
     /// `column >= value`.
-    public static func >= (lhs: Column, rhs: Value) -> Predicate { .compare(lhs.name, .greaterOrEqual, rhs) }
+    public static func >= (lhs: TableColumn, rhs: Value) -> RowPredicate { .compare(lhs.name, .greaterOrEqual, rhs) }
 }
 
-extension Predicate {
+extension RowPredicate {
     /// Both predicates hold.
-    public static func && (lhs: Predicate, rhs: Predicate) -> Predicate { .and([lhs, rhs]) }
+    public static func && (lhs: RowPredicate, rhs: RowPredicate) -> RowPredicate { .and([lhs, rhs]) }
     /// Either predicate holds.
-    public static func || (lhs: Predicate, rhs: Predicate) -> Predicate { .or([lhs, rhs]) }
+    public static func || (lhs: RowPredicate, rhs: RowPredicate) -> RowPredicate { .or([lhs, rhs]) }
     /// The predicate does not hold.
-    public static prefix func ! (operand: Predicate) -> Predicate { .not(operand) }
+    public static prefix func ! (operand: RowPredicate) -> RowPredicate { .not(operand) }
 }
 
 /// One column of an ordering, ascending or descending. `null` sorts first in ascending order.
@@ -193,13 +193,13 @@ public struct SortKey: Sendable, Hashable {
 /// ``TableStore/count(_:)`` ignores `take` and `skip`: it gives the total for paging.
 ///
 /// ```swift
-/// let page = Query("Updates").filter(Column("isReply") == false).orderBy(.descending("twitterId")).skip(20).take(10)
+/// let page = Query("Updates").filter(TableColumn("isReply") == false).orderBy(.descending("twitterId")).skip(20).take(10)
 /// ```
 public struct Query: Sendable, Hashable {
     /// The table.
     public var table: String
     /// The condition rows must meet, or `nil` for all rows.
-    public var filter: Predicate?
+    public var filter: RowPredicate?
     /// The ordering, most significant first. Empty means insertion order.
     public var order: [SortKey]
     /// The most rows to keep, or `nil` for all.
@@ -211,7 +211,7 @@ public struct Query: Sendable, Hashable {
 
     /// Creates a query of `table`.
     public init(
-        _ table: String, filter: Predicate? = nil, order: [SortKey] = [], take: Int? = nil, skip: Int = 0,
+        _ table: String, filter: RowPredicate? = nil, order: [SortKey] = [], take: Int? = nil, skip: Int = 0,
         select: [String]? = nil
     ) {
         self.table = table
@@ -223,7 +223,7 @@ public struct Query: Sendable, Hashable {
     }
 
     /// Adds a condition (combined with `&&` when there is one already).
-    public func filter(_ predicate: Predicate) -> Query {
+    public func filter(_ predicate: RowPredicate) -> Query {
         var copy = self
         if let existing = filter { copy.filter = existing && predicate } else { copy.filter = predicate }
         return copy

@@ -1,6 +1,6 @@
 import Foundation
 
-/// Encodes a `Codable` value as a flat ``Record``: each stored property becomes a column.
+/// Encodes a `Codable` value as a flat ``TableRow``: each stored property becomes a column.
 ///
 /// Properties may be `Bool`, `String`, integers (within `Int64`), `Double`, `Float`, `Date`, optionals of
 /// those (`nil` stores nothing) and types that encode as one of them (such as `String` raw-value enums).
@@ -12,18 +12,18 @@ public struct RecordEncoder: Sendable {
     /// Encodes `value` as a record.
     ///
     /// - Throws: ``StorageError/Code/unsupportedType`` for a property that is not a single value.
-    public func encode<T: Encodable>(_ value: T) throws(StorageError) -> Record {
+    public func encode<T: Encodable>(_ value: T) throws(StorageError) -> TableRow {
         let sink = FieldSink()
         do {
             try value.encode(to: FieldEncoder(sink: sink, codingPath: []))
         } catch {
             throw StorageError.wrapping(error, code: .unsupportedType)
         }
-        return Record(sink.fields)
+        return TableRow(sink.fields)
     }
 }
 
-/// Decodes a ``Record`` into a `Codable` value, the inverse of ``RecordEncoder``.
+/// Decodes a ``TableRow`` into a `Codable` value, the inverse of ``RecordEncoder``.
 public struct RecordDecoder: Sendable {
     /// Creates a decoder.
     public init() {}
@@ -31,7 +31,7 @@ public struct RecordDecoder: Sendable {
     /// Decodes `type` from `record`.
     ///
     /// - Throws: ``StorageError/Code/typeMismatch`` when a column is missing or of another type.
-    public func decode<T: Decodable>(_ type: T.Type, from record: Record) throws(StorageError) -> T {
+    public func decode<T: Decodable>(_ type: T.Type, from record: TableRow) throws(StorageError) -> T {
         do {
             return try T(from: FieldDecoder(record: record, codingPath: []))
         } catch {
@@ -212,7 +212,7 @@ private struct RefusingKeyedContainer<Key: CodingKey>: KeyedEncodingContainerPro
 // MARK: Decoding
 
 private struct FieldDecoder: Decoder {
-    let record: Record
+    let record: TableRow
     var codingPath: [any CodingKey]
     var userInfo: [CodingUserInfoKey: Any] { [:] }
 
@@ -228,7 +228,7 @@ private struct FieldDecoder: Decoder {
 }
 
 private struct FieldReader<Key: CodingKey>: KeyedDecodingContainerProtocol {
-    let record: Record
+    let record: TableRow
     var codingPath: [any CodingKey]
     var allKeys: [Key] { record.fields.keys.compactMap { Key(stringValue: $0) } }
 

@@ -214,7 +214,7 @@ package struct SortedIndex: Sendable {
 
     /// The entries whose value lies in the range a comparison describes, as the part of the null rows and the
     /// part of the values it covers; `nil` for `notEqual`.
-    package func positions(_ op: Predicate.Comparison, _ value: Value) -> IndexRange? {
+    package func positions(_ op: RowPredicate.Comparison, _ value: Value) -> IndexRange? {
         if op == .notEqual { return nil }
         let nullsAll = Position(chunk: 0, offset: 0)..<nulls.end
         let noNulls = nulls.end..<nulls.end

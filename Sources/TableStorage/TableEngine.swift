@@ -1,7 +1,7 @@
 /// One change to a table, as a store logs and applies it.
 package enum TableChange: Sendable {
     /// Stores `record` as row `row` (a new row, or over an existing one).
-    case put(row: Int, record: Record)
+    case put(row: Int, record: TableRow)
     /// Deletes row `row`.
     case delete(row: Int)
 }
@@ -13,7 +13,7 @@ package enum TableChange: Sendable {
 /// which cannot fail. Row numbers grow with each new row, so they give insertion order.
 package struct TableEngine<Payload: Sendable>: Sendable {
     /// The schema.
-    package var schema: TableSchema
+    package var schema: TableState
     /// Row number → payload; `nil` for deleted rows.
     package private(set) var slots = Slots<Payload>()
     /// The number of live rows.
@@ -24,7 +24,7 @@ package struct TableEngine<Payload: Sendable>: Sendable {
     /// The indexed columns. (Iterating ``indexes`` itself while changing it would copy every index.)
     private let indexColumns: [String]
 
-    package init(schema: TableSchema) {
+    package init(schema: TableState) {
         self.schema = schema
         indexColumns = schema.definition.indexedColumns
         for column in indexColumns { indexes[column] = SortedIndex() }
@@ -32,7 +32,7 @@ package struct TableEngine<Payload: Sendable>: Sendable {
 
     /// A table as a checkpoint describes it; `nil` unless it has an index for each indexed column, each with
     /// one entry per live row.
-    package init?(restoring schema: TableSchema, slots: Slots<Payload>, indexes: [String: SortedIndex]) {
+    package init?(restoring schema: TableState, slots: Slots<Payload>, indexes: [String: SortedIndex]) {
         self.schema = schema
         indexColumns = schema.definition.indexedColumns
         self.slots = slots
@@ -57,8 +57,8 @@ package struct TableEngine<Payload: Sendable>: Sendable {
     ///
     /// - Returns: The changes, the summary and the schema after the batch.
     package func planInsert(
-        _ rows: [Record], policy: ConflictPolicy
-    ) throws(StorageError) -> (changes: [TableChange], summary: InsertSummary, schema: TableSchema) {
+        _ rows: [TableRow], policy: ConflictPolicy
+    ) throws(StorageError) -> (changes: [TableChange], summary: InsertSummary, schema: TableState) {
         var admission = Admission(schema: schema)
         var changes: [TableChange] = []
         changes.reserveCapacity(rows.count)
@@ -115,9 +115,9 @@ package struct TableEngine<Payload: Sendable>: Sendable {
 
     /// Plans an update of the rows a query selects.
     package func planUpdate(
-        _ query: Query, changes: [String: Value], load: (Payload) throws -> Record,
+        _ query: Query, changes: [String: Value], load: (Payload) throws -> TableRow,
         test: (Payload) throws -> Bool? = { _ in nil }
-    ) throws -> (changes: [TableChange], schema: TableSchema) {
+    ) throws -> (changes: [TableChange], schema: TableState) {
         var schema = self.schema
         for (column, value) in changes { try schema.admit(value, in: column, row: nil) }
         let selected = try select(query, load: load, test: test)
@@ -147,7 +147,7 @@ package struct TableEngine<Payload: Sendable>: Sendable {
 
     /// Plans a delete of the rows a query selects.
     package func planDelete(
-        _ query: Query, load: (Payload) throws -> Record, test: (Payload) throws -> Bool? = { _ in nil }
+        _ query: Query, load: (Payload) throws -> TableRow, test: (Payload) throws -> Bool? = { _ in nil }
     ) throws -> [TableChange] {
         try select(query, load: load, test: test).map { .delete(row: $0.row) }
     }
@@ -156,7 +156,7 @@ package struct TableEngine<Payload: Sendable>: Sendable {
 
     /// Applies a change. `load` reads a stored row (to unindex it); `payload` is where a put's record lives
     /// (ignored for a delete).
-    package mutating func apply(_ change: TableChange, payload: Payload, load: (Payload) throws -> Record) rethrows {
+    package mutating func apply(_ change: TableChange, payload: Payload, load: (Payload) throws -> TableRow) rethrows {
         switch change {
         case .put(let row, let record):
             if row < slots.count, let existing = slots[row] {
@@ -178,7 +178,7 @@ package struct TableEngine<Payload: Sendable>: Sendable {
         }
     }
 
-    private mutating func unindex(_ record: Record, row: Int) {
+    private mutating func unindex(_ record: TableRow, row: Int) {
         for column in indexColumns { indexes[column]?.remove(record[column] ?? .null, row: row) }
     }
 
@@ -214,12 +214,12 @@ package struct TableEngine<Payload: Sendable>: Sendable {
     /// it (a store that can test the stored bytes directly), or return `nil` to have the record loaded and
     /// tested; rows that fail are never loaded.
     package func select(
-        _ query: Query, load: (Payload) throws -> Record, test: (Payload) throws -> Bool? = { _ in nil }
-    ) throws -> [(row: Int, record: Record)] {
+        _ query: Query, load: (Payload) throws -> TableRow, test: (Payload) throws -> Bool? = { _ in nil }
+    ) throws -> [(row: Int, record: TableRow)] {
         try schema.validate(query)
         let limit = query.take.map { query.skip + $0 } ?? Int.max
         if limit == 0 { return [] }
-        var result: [(row: Int, record: Record)]
+        var result: [(row: Int, record: TableRow)]
         // Walk the order's index unless the filter pins a narrower index range to sort instead.
         let filterRange = query.filter.flatMap(indexRange)
         let preferFilter = filterRange.map { query.take == nil || $0.count <= 64 * limit } ?? false
@@ -243,7 +243,7 @@ package struct TableEngine<Payload: Sendable>: Sendable {
 
     /// The number of rows a query's filter matches.
     package func count(
-        _ query: Query, load: (Payload) throws -> Record, test: (Payload) throws -> Bool? = { _ in nil }
+        _ query: Query, load: (Payload) throws -> TableRow, test: (Payload) throws -> Bool? = { _ in nil }
     ) throws -> Int {
         try schema.validate(query)
         guard let filter = query.filter else { return liveCount }
@@ -257,8 +257,8 @@ package struct TableEngine<Payload: Sendable>: Sendable {
 
     /// A row's record if it satisfies `filter` (tested by `test` before loading, when given).
     private func matching(
-        _ payload: Payload, _ filter: Predicate?, load: (Payload) throws -> Record, test: (Payload) throws -> Bool?
-    ) throws -> Record? {
+        _ payload: Payload, _ filter: RowPredicate?, load: (Payload) throws -> TableRow, test: (Payload) throws -> Bool?
+    ) throws -> TableRow? {
         guard let filter else { return try load(payload) }
         if let verdict = try test(payload) { return verdict ? try load(payload) : nil }
         let record = try load(payload)
@@ -277,14 +277,14 @@ package struct TableEngine<Payload: Sendable>: Sendable {
 
     /// Candidate rows for a filter in row order: from an index range when the filter pins an indexed column,
     /// otherwise every row.
-    private func candidateRows(_ filter: Predicate?) throws -> [Int] {
+    private func candidateRows(_ filter: RowPredicate?) throws -> [Int] {
         if let filter, let range = indexRange(filter) {
             return range.index.rows(range.positions).sorted()
         }
         return Array(slots.indices)
     }
 
-    private func indexRange(_ filter: Predicate) -> (index: SortedIndex, positions: IndexRange, count: Int)? {
+    private func indexRange(_ filter: RowPredicate) -> (index: SortedIndex, positions: IndexRange, count: Int)? {
         switch filter {
         case .compare(let column, let op, let value):
             guard let index = indexes[column], op == .equal || !value.isNull,
@@ -306,13 +306,13 @@ package struct TableEngine<Payload: Sendable>: Sendable {
 
     /// Walks an index in order, sorting runs of equal values by the remaining keys, until `limit` rows match.
     private func walk(
-        _ index: SortedIndex, ascending: Bool, query: Query, limit: Int, load: (Payload) throws -> Record,
+        _ index: SortedIndex, ascending: Bool, query: Query, limit: Int, load: (Payload) throws -> TableRow,
         test: (Payload) throws -> Bool?
-    ) throws -> [(row: Int, record: Record)] {
-        var result: [(row: Int, record: Record)] = []
+    ) throws -> [(row: Int, record: TableRow)] {
+        var result: [(row: Int, record: TableRow)] = []
         let rest = Array(query.order.dropFirst())
         // One run of equal values at a time: sorted by the remaining keys, then added.
-        var run: [(row: Int, record: Record)] = []
+        var run: [(row: Int, record: TableRow)] = []
         var runValue: Value?
         func flush() {
             if run.count > 1 { run.sort { Self.precedes($0, $1, order: rest) } }
@@ -337,7 +337,7 @@ package struct TableEngine<Payload: Sendable>: Sendable {
 
     /// The shared ordering: the sort keys, then insertion order.
     package static func precedes(
-        _ lhs: (row: Int, record: Record), _ rhs: (row: Int, record: Record), order: [SortKey]
+        _ lhs: (row: Int, record: TableRow), _ rhs: (row: Int, record: TableRow), order: [SortKey]
     ) -> Bool {
         for key in order {
             let result = Value.compare(lhs.record[key.column] ?? .null, rhs.record[key.column] ?? .null)

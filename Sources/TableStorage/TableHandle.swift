@@ -8,7 +8,7 @@
 /// let updates = store.table("Updates")
 /// try await updates.create(uniqueKey: "twitterId")
 /// try await updates.insert([Update(twitterId: 1, text: "hi")])
-/// let page = try await updates.filter(Column("text").contains("hi")).orderBy(.descending("twitterId"))
+/// let page = try await updates.filter(TableColumn("text").contains("hi")).orderBy(.descending("twitterId"))
 ///     .take(20).read(as: Update.self)
 /// ```
 public struct TableHandle: Sendable {
@@ -29,7 +29,7 @@ public struct TableHandle: Sendable {
     // MARK: Building
 
     /// Adds a filter (combined with `&&`).
-    public func filter(_ predicate: Predicate) -> TableHandle { with(query.filter(predicate)) }
+    public func filter(_ predicate: RowPredicate) -> TableHandle { with(query.filter(predicate)) }
     /// Appends sort keys.
     public func orderBy(_ keys: SortKey...) -> TableHandle {
         var copy = query
@@ -52,22 +52,22 @@ public struct TableHandle: Sendable {
         async throws
     {
         try await store.createTable(
-            TableDefinition(name: name, uniqueKey: uniqueKey, indexes: indexes, columns: columns))
+            TableSchema(name: name, uniqueKey: uniqueKey, indexes: indexes, columns: columns))
     }
 
     // MARK: Records
 
     /// Inserts records atomically.
     @discardableResult
-    public func insert(_ records: [Record], onConflict: ConflictPolicy = .ignore) async throws -> InsertSummary {
+    public func insert(_ records: [TableRow], onConflict: ConflictPolicy = .ignore) async throws -> InsertSummary {
         try await store.insert(records, into: name, onConflict: onConflict)
     }
 
     /// The records the query selects.
-    public func read() async throws -> [Record] { try await store.read(query) }
+    public func read() async throws -> [TableRow] { try await store.read(query) }
 
     /// The first record the query selects, if any.
-    public func first() async throws -> Record? { try await store.read(query.take(1)).first }
+    public func first() async throws -> TableRow? { try await store.read(query.take(1)).first }
 
     /// The number of rows the filter matches (ignoring `take` and `skip`).
     public func count() async throws -> Int { try await store.count(query) }
@@ -83,7 +83,7 @@ public struct TableHandle: Sendable {
     }
 
     /// The row with the greatest value of an indexed column.
-    public func newest(by column: String) async throws -> Record? {
+    public func newest(by column: String) async throws -> TableRow? {
         try await store.newest(in: name, by: column)
     }
 

@@ -1,183 +1,59 @@
-/// A table's definition and the types its columns have established: the validation every store shares.
-package struct TableSchema: Sendable, Hashable {
-    /// The definition as created.
-    package var definition: TableDefinition
-    /// The type of every column that has one (declared or established).
-    package var types: [String: ValueType]
-    /// Columns known by name (indexed or declared) whose type is not established yet.
-    package var untypedColumns: Set<String>
+/// The shape of a table: its name, an optional unique key, the columns with an index, and optionally
+/// declared column types.
+///
+/// ```swift
+/// try await store.createTable(TableSchema(name: "Updates", uniqueKey: "twitterId", indexes: ["date"]))
+/// ```
+public struct TableSchema: Sendable, Hashable, Codable {
+    /// The table's name. Any non-empty string without control characters.
+    public var name: String
+    /// The column whose values are unique in the table, or `nil` for none. Every row must have a value
+    /// for it. It is indexed, so ``TableStore/newest(in:by:)`` and ordering by it are fast.
+    public var uniqueKey: String?
+    /// Further columns with a (non-unique) index.
+    public var indexes: [String]
+    /// Column types known before any row is stored. Other columns get their type from the first value
+    /// stored in them. The default is none.
+    public var columns: [String: ValueType]
 
-    /// A schema for a new table.
-    ///
-    /// - Throws: ``StorageError/Code/invalidDefinition``.
-    package init(_ definition: TableDefinition) throws(StorageError) {
-        try Self.checkName(definition.name, table: nil)
-        for column in definition.indexedColumns + definition.columns.keys.sorted() {
-            guard !column.isEmpty else {
-                throw StorageError(.invalidDefinition, table: definition.name, message: "empty column name")
-            }
-        }
-        self.definition = definition
-        self.types = definition.columns
-        self.untypedColumns = Set(definition.indexedColumns).subtracting(definition.columns.keys)
+    /// Creates a definition.
+    public init(name: String, uniqueKey: String? = nil, indexes: [String] = [], columns: [String: ValueType] = [:]) {
+        self.name = name
+        self.uniqueKey = uniqueKey
+        self.indexes = indexes
+        self.columns = columns
     }
 
-    /// Checks a table name: non-empty, no control characters.
-    package static func checkName(_ name: String, table: String?) throws(StorageError) {
-        if name.isEmpty || name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
-            throw StorageError(.invalidDefinition, table: table ?? name, message: "a table name must be non-empty text")
-        }
-    }
-
-    /// Whether `other` is the same definition as the stored one (index order aside).
-    package func isSameDefinition(as other: TableDefinition) -> Bool {
-        definition.name == other.name && definition.uniqueKey == other.uniqueKey
-            && Set(definition.indexes) == Set(other.indexes) && definition.columns == other.columns
-    }
-
-    /// The definition with the established column types.
-    package var describedDefinition: TableDefinition {
-        var result = definition
-        result.columns = types
+    /// The unique key followed by the other indexed columns, without repeats.
+    package var indexedColumns: [String] {
+        var result: [String] = []
+        if let uniqueKey { result.append(uniqueKey) }
+        for column in indexes where !result.contains(column) { result.append(column) }
         return result
     }
-
-    private var name: String { definition.name }
-
-    /// Whether the table knows the column.
-    package func knows(_ column: String) -> Bool {
-        types[column] != nil || untypedColumns.contains(column)
-    }
-
-    /// Checks a query against the schema.
-    ///
-    /// - Throws: ``StorageError/Code/unknownColumn``, ``StorageError/Code/typeMismatch``,
-    ///   ``StorageError/Code/invalidQuery``.
-    package func validate(_ query: Query) throws(StorageError) {
-        if let take = query.take, take < 0 {
-            throw StorageError(.invalidQuery, table: name, message: "take must not be negative")
-        }
-        if query.skip < 0 { throw StorageError(.invalidQuery, table: name, message: "skip must not be negative") }
-        for column in query.order.map(\.column) + (query.select ?? []) where !knows(column) {
-            throw StorageError(.unknownColumn, table: name, column: column)
-        }
-        if let filter = query.filter { try validate(filter) }
-    }
-
-    private func validate(_ predicate: Predicate) throws(StorageError) {
-        switch predicate {
-        case .compare(let column, _, let value):
-            try check(value, in: column)
-        case .isIn(let column, let values):
-            for value in values { try check(value, in: column) }
-        case .contains(let column, _), .hasPrefix(let column, _):
-            try check(.string(""), in: column)
-        case .and(let parts), .or(let parts):
-            for part in parts { try validate(part) }
-        case .not(let part):
-            try validate(part)
-        }
-    }
-
-    private func check(_ value: Value, in column: String) throws(StorageError) {
-        guard knows(column) else { throw StorageError(.unknownColumn, table: name, column: column) }
-        if let expected = types[column], let found = value.type, expected != found {
-            throw StorageError(
-                .typeMismatch, table: name, column: column, message: "expected \(expected), found \(found)")
-        }
-    }
-
-    /// Checks a row's values and establishes the types of its new columns.
-    ///
-    /// - Throws: ``StorageError/Code/typeMismatch``, ``StorageError/Code/invalidValue``,
-    ///   ``StorageError/Code/missingUniqueKey`` (when `requireKey`).
-    package mutating func admit(_ record: Record, row: Int?, requireKey: Bool = true) throws(StorageError) {
-        if requireKey, let key = definition.uniqueKey, record[key] == nil {
-            throw StorageError(.missingUniqueKey, table: name, column: key, row: row)
-        }
-        for (column, value) in record.fields {
-            try admit(value, in: column, row: row)
-        }
-    }
-
-    /// Checks one value and establishes its column's type.
-    package mutating func admit(_ value: Value, in column: String, row: Int?) throws(StorageError) {
-        guard let found = value.type else { return }
-        if column.isEmpty { throw StorageError(.invalidValue, table: name, row: row, message: "empty column name") }
-        if case .double(let double) = value, double.isNaN {
-            throw StorageError(.invalidValue, table: name, column: column, row: row, message: "NaN is not storable")
-        }
-        if let expected = types[column] {
-            if expected != found {
-                throw StorageError(
-                    .typeMismatch, table: name, column: column, row: row,
-                    message: "expected \(expected), found \(found)")
-            }
-        } else {
-            types[column] = found
-            untypedColumns.remove(column)
-        }
-    }
 }
 
-/// Checks the rows of a batch against a schema (``TableSchema/admit(_:row:requireKey:)``), remembering the
-/// columns and types it has admitted: rows built alike, the usual batch, then cost a few string comparisons
-/// per column (cheap for short names) instead of a hash lookup.
-package struct Admission {
-    /// The schema, with the column types the admitted rows established.
-    package private(set) var schema: TableSchema
-    private let key: String?
-    /// Columns already admitted with their types, at most ``remembered``.
-    private var known: [(column: String, type: ValueType)] = []
-    private static let remembered = 32
-
-    package init(schema: TableSchema) {
-        self.schema = schema
-        self.key = schema.definition.uniqueKey
-    }
-
-    /// Checks a row; returns its unique key's value (`nil` when the table has no unique key).
-    ///
-    /// - Throws: As ``TableSchema/admit(_:row:requireKey:)``.
-    package mutating func admit(_ record: Record, row: Int) throws(StorageError) -> Value? {
-        var keyValue: Value?
-        var hint = 0
-        for (column, value) in record.fields {
-            if column == key { keyValue = value }
-            guard let found = value.type else { continue }
-            if let slot = find(column, from: hint), known[slot].type == found, !value.isNaN {
-                hint = slot + 1
-                continue
-            }
-            if keyValue == nil, let key, record[key] == nil {
-                throw StorageError(.missingUniqueKey, table: schema.definition.name, column: key, row: row)
-            }
-            try schema.admit(value, in: column, row: row)
-            if known.count < Self.remembered { known.append((column, found)) }
-        }
-        if let key, keyValue == nil {
-            throw StorageError(.missingUniqueKey, table: schema.definition.name, column: key, row: row)
-        }
-        return keyValue
-    }
-
-    /// The position of `column` in ``known``, searched from `hint` round to it.
-    private func find(_ column: String, from hint: Int) -> Int? {
-        let count = known.count
-        guard count > 0 else { return nil }
-        var slot = hint < count ? hint : 0
-        for _ in 0..<count {
-            if known[slot].column == column { return slot }
-            slot = slot + 1 == count ? 0 : slot + 1
-        }
-        return nil
-    }
+/// What an insert does with a row whose unique key is already in the table (or earlier in the same batch).
+public enum ConflictPolicy: Sendable, Hashable {
+    /// Refuse the whole batch with ``StorageError/Code/duplicateKey``; nothing is stored.
+    case fail
+    /// Keep the stored row and skip the new one; it is reported in ``InsertSummary/duplicates``.
+    case ignore
+    /// Replace the stored row with the new one; it is reported in ``InsertSummary/duplicates``.
+    case replace
 }
 
-extension Value {
-    /// Whether the value is a double that is not a number.
-    var isNaN: Bool {
-        if case .double(let double) = self { return double.isNaN }
-        return false
+/// Which rows of a batch were stored as new rows and which met an existing unique key.
+public struct InsertSummary: Sendable, Hashable {
+    /// Indexes (into the inserted array) of the rows stored as new rows.
+    public var inserted: [Int]
+    /// Indexes of the rows whose unique key was already present (in the table or earlier in the batch):
+    /// skipped under ``ConflictPolicy/ignore``, stored over the old row under ``ConflictPolicy/replace``.
+    public var duplicates: [Int]
+
+    /// Creates a summary.
+    public init(inserted: [Int] = [], duplicates: [Int] = []) {
+        self.inserted = inserted
+        self.duplicates = duplicates
     }
 }

@@ -1,4 +1,4 @@
-/// A store of named tables of ``Record``s with a dynamic schema, a unique key and indexes.
+/// A store of named tables of ``TableRow``s with a dynamic schema, a unique key and indexes.
 ///
 /// Every operation is atomic: a batch insert stores all its rows or none, and an update or delete changes
 /// every matching row or none. Implementations that persist make an operation durable before it returns.
@@ -10,7 +10,7 @@
 ///
 /// ```swift
 /// let store = InMemoryTableStore()
-/// try await store.createTable(TableDefinition(name: "Updates", uniqueKey: "twitterId"))
+/// try await store.createTable(TableSchema(name: "Updates", uniqueKey: "twitterId"))
 /// let summary = try await store.insert([["twitterId": 1, "text": "hi"]], into: "Updates", onConflict: .ignore)
 /// let newest = try await store.newest(in: "Updates", by: "twitterId")
 /// ```
@@ -19,13 +19,13 @@ public protocol TableStore: Sendable {
     ///
     /// - Throws: ``StorageError`` ``StorageError/Code/conflictingDefinition`` when a table of that name has
     ///   another definition, ``StorageError/Code/invalidDefinition`` for a definition no store can keep.
-    func createTable(_ definition: TableDefinition) async throws
+    func createTable(_ definition: TableSchema) async throws
 
-    /// The definition of a table, with ``TableDefinition/columns`` holding the type of every column it has
+    /// The definition of a table, with ``TableSchema/columns`` holding the type of every column it has
     /// (declared or established by a stored value).
     ///
     /// - Throws: ``StorageError/Code/missingTable``.
-    func definition(of table: String) async throws -> TableDefinition
+    func definition(of table: String) async throws -> TableSchema
 
     /// The names of the tables, sorted.
     func tableNames() async throws -> [String]
@@ -40,7 +40,7 @@ public protocol TableStore: Sendable {
     /// - Throws: ``StorageError``: ``StorageError/Code/missingTable``, ``StorageError/Code/typeMismatch``,
     ///   ``StorageError/Code/missingUniqueKey``, ``StorageError/Code/duplicateKey`` (under
     ///   ``ConflictPolicy/fail``), ``StorageError/Code/invalidValue``, or an I/O code. Nothing is stored then.
-    func insert(_ rows: [Record], into table: String, onConflict: ConflictPolicy) async throws -> InsertSummary
+    func insert(_ rows: [TableRow], into table: String, onConflict: ConflictPolicy) async throws -> InsertSummary
 
     /// Sets columns of every row the query selects (filter, order, skip, take), atomically.
     ///
@@ -59,7 +59,7 @@ public protocol TableStore: Sendable {
     ///
     /// - Throws: ``StorageError/Code/missingTable``, ``StorageError/Code/unknownColumn``,
     ///   ``StorageError/Code/typeMismatch``, ``StorageError/Code/invalidQuery``.
-    func read(_ query: Query) async throws -> [Record]
+    func read(_ query: Query) async throws -> [TableRow]
 
     /// The number of rows matching the query's filter; `take` and `skip` are ignored (the total for paging).
     func count(_ query: Query) async throws -> Int
@@ -69,12 +69,12 @@ public protocol TableStore: Sendable {
     ///
     /// - Throws: ``StorageError/Code/notIndexed`` for a column without an index,
     ///   ``StorageError/Code/missingTable``.
-    func newest(in table: String, by column: String) async throws -> Record?
+    func newest(in table: String, by column: String) async throws -> TableRow?
 }
 
 extension TableStore {
     /// Inserts a batch, ignoring rows whose unique key is already present.
-    public func insert(_ rows: [Record], into table: String) async throws -> InsertSummary {
+    public func insert(_ rows: [TableRow], into table: String) async throws -> InsertSummary {
         try await insert(rows, into: table, onConflict: .ignore)
     }
 

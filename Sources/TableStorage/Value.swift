@@ -1,14 +1,14 @@
 import Foundation
 
-/// One typed value in a ``Record``.
+/// One typed value in a ``TableRow``.
 ///
 /// Tables have a dynamic schema: the first non-null value stored in a column (or the type the
-/// ``TableDefinition`` declares) establishes the column's ``ValueType``; a later value of another type
+/// ``TableSchema`` declares) establishes the column's ``ValueType``; a later value of another type
 /// is refused with ``StorageError/Code/typeMismatch``. ``null`` fits every column.
 ///
 /// Literals make values short to write:
 /// ```swift
-/// let record: Record = ["twitterId": 1_700_000_000_000_000_123, "text": "hello", "isReply": false]
+/// let record: TableRow = ["twitterId": 1_700_000_000_000_000_123, "text": "hello", "isReply": false]
 /// ```
 public enum Value: Sendable, Hashable {
     /// A 64-bit signed integer. Tweet ids fit (they are below 2^63) and are never passed through `Double`.
@@ -21,7 +21,7 @@ public enum Value: Sendable, Hashable {
     case bool(Bool)
     /// A point in time, stored with the precision of `Date.timeIntervalSince1970`.
     case date(Date)
-    /// No value. A record never holds `null`: setting a column to `null` removes it (see ``Record``).
+    /// No value. A record never holds `null`: setting a column to `null` removes it (see ``TableRow``).
     case null
 
     /// The type of this value, or `nil` for ``null``.

@@ -5,11 +5,11 @@ import TableStorage
 
 /// Builds PostgreSQL statements: identifiers quoted, every value a bound parameter (`$n` with a cast).
 struct PostgresSQL {
-    let schema: TableSchema
+    let schema: TableState
     /// The parameters bound so far, in order.
     var binds = PostgresBindings()
 
-    init(schema: TableSchema) { self.schema = schema }
+    init(schema: TableState) { self.schema = schema }
 
     // MARK: Names and types
 
@@ -72,14 +72,14 @@ struct PostgresSQL {
     }
 
     /// A record from a row whose first cells are `columns`, each of its type in `schema`.
-    static func record(_ row: PostgresRow, _ columns: [String], _ schema: TableSchema) throws -> TableStorage.Record {
+    static func record(_ row: PostgresRow, _ columns: [String], _ schema: TableState) throws -> TableStorage.TableRow {
         var fields: [String: Value] = [:]
         let cells = row.makeRandomAccess()
         for (index, column) in columns.enumerated() {
             guard let type = schema.types[column], let value = try value(cells[index], as: type) else { continue }
             fields[column] = value
         }
-        return TableStorage.Record(trusted: fields)
+        return TableStorage.TableRow(trusted: fields)
     }
 
     // MARK: Conditions
@@ -92,7 +92,7 @@ struct PostgresSQL {
     }
 
     /// A `WHERE` condition (`true` for none). Every leaf is true or false, never `NULL`, so `NOT` is safe.
-    mutating func condition(_ predicate: TableStorage.Predicate?) -> String {
+    mutating func condition(_ predicate: TableStorage.RowPredicate?) -> String {
         guard let predicate else { return "true" }
         switch predicate {
         case .compare(let name, let op, let value):

@@ -29,7 +29,7 @@ import TableStorage
 /// ```swift
 /// let client = PostgresClient(configuration: try PostgresURL("postgres://harvest@127.0.0.1:5432/tweets").client())
 /// try await PostgresTableStore.withStore(client: client) { store in
-///     try await store.createTable(TableDefinition(name: "Updates", uniqueKey: "twitterId"))
+///     try await store.createTable(TableSchema(name: "Updates", uniqueKey: "twitterId"))
 /// }
 /// ```
 ///
@@ -49,7 +49,7 @@ public final class PostgresTableStore: TableStore, Sendable {
 
     private struct State {
         var prepared = false
-        var schemas: [String: TableSchema] = [:]
+        var schemas: [String: TableState] = [:]
     }
 
     private let client: PostgresClient
@@ -142,8 +142,8 @@ public final class PostgresTableStore: TableStore, Sendable {
         }
     }
 
-    private static func checkDefinition(_ definition: TableDefinition) throws(StorageError) {
-        _ = try TableSchema(definition)
+    private static func checkDefinition(_ definition: TableSchema) throws(StorageError) {
+        _ = try TableState(definition)
         try checkName(definition.name, table: definition.name, column: nil, row: nil, code: .invalidDefinition)
         for column in definition.indexedColumns + definition.columns.keys.sorted() {
             try checkName(column, table: definition.name, column: column, row: nil, code: .invalidDefinition)
@@ -281,7 +281,7 @@ public final class PostgresTableStore: TableStore, Sendable {
                 connection,
                 "CREATE TABLE IF NOT EXISTS \(catalog) (name text COLLATE \"C\" PRIMARY KEY, definition text NOT NULL, "
                     + "types text NOT NULL)", logger: logger)
-            var result: [String: TableSchema] = [:]
+            var result: [String: TableState] = [:]
             for row in try await Self.rows(connection, "SELECT definition, types FROM \(catalog)", logger: logger) {
                 let schema = try Self.decodeSchema(row)
                 result[schema.definition.name] = schema
@@ -296,11 +296,11 @@ public final class PostgresTableStore: TableStore, Sendable {
         }
     }
 
-    private static func decodeSchema(_ row: PostgresRow) throws -> TableSchema {
+    private static func decodeSchema(_ row: PostgresRow) throws -> TableState {
         let (definitionText, typesText) = try row.decode((String, String).self)
-        let definition = try JSONDecoder().decode(TableDefinition.self, from: Data(definitionText.utf8))
+        let definition = try JSONDecoder().decode(TableSchema.self, from: Data(definitionText.utf8))
         let types = try JSONDecoder().decode([String: ValueType].self, from: Data(typesText.utf8))
-        var schema = try TableSchema(definition)
+        var schema = try TableState(definition)
         for (column, type) in types {
             schema.types[column] = type
             schema.untypedColumns.remove(column)
@@ -318,7 +318,7 @@ public final class PostgresTableStore: TableStore, Sendable {
     /// transaction ends.
     private static func loadSchema(
         _ table: String, catalog: String, lock: Bool, _ connection: PostgresConnection, logger: Logger
-    ) async throws -> TableSchema? {
+    ) async throws -> TableState? {
         var binds = PostgresBindings()
         binds.append(table)
         let rows = try await Self.rows(
@@ -328,14 +328,14 @@ public final class PostgresTableStore: TableStore, Sendable {
     }
 
     /// The cached definition of a table, loaded from the database when this process does not know it.
-    private func schema(_ table: String) async throws -> TableSchema {
+    private func schema(_ table: String) async throws -> TableState {
         try await prepare()
         if let schema = state.withLock({ $0.schemas[table] }) { return schema }
         return try await reload(table)
     }
 
     /// The definition of a table as the database holds it now.
-    private func reload(_ table: String) async throws -> TableSchema {
+    private func reload(_ table: String) async throws -> TableState {
         var binds = PostgresBindings()
         binds.append(table)
         let rows = try await execute(
@@ -344,7 +344,7 @@ public final class PostgresTableStore: TableStore, Sendable {
             state.withLock { _ = $0.schemas.removeValue(forKey: table) }
             throw StorageError(.missingTable, table: table)
         }
-        let schema: TableSchema
+        let schema: TableState
         do {
             schema = try Self.decodeSchema(row)
         } catch {
@@ -355,7 +355,7 @@ public final class PostgresTableStore: TableStore, Sendable {
     }
 
     /// The schema for a query, validated; a column another process added is found by reloading the definition.
-    private func validatedSchema(_ query: Query) async throws -> TableSchema {
+    private func validatedSchema(_ query: Query) async throws -> TableState {
         let schema = try await self.schema(query.table)
         do {
             try schema.validate(query)
@@ -367,7 +367,7 @@ public final class PostgresTableStore: TableStore, Sendable {
         }
     }
 
-    private func remember(_ schema: TableSchema) {
+    private func remember(_ schema: TableState) {
         state.withLock { state in
             if let cached = state.schemas[schema.definition.name], cached.types.count > schema.types.count { return }
             state.schemas[schema.definition.name] = schema
@@ -375,7 +375,7 @@ public final class PostgresTableStore: TableStore, Sendable {
     }
 
     /// See `TableStore.createTable(_:)`.
-    public func createTable(_ definition: TableDefinition) async throws {
+    public func createTable(_ definition: TableSchema) async throws {
         try Self.checkDefinition(definition)
         try await prepare()
         if let existing = state.withLock({ $0.schemas[definition.name] }) {
@@ -386,8 +386,8 @@ public final class PostgresTableStore: TableStore, Sendable {
         }
         let catalog = self.catalog
         let table = qualified(definition.name)
-        let schema = try TableSchema(definition)
-        let stored = try await transaction(table: definition.name) { connection, logger -> TableSchema in
+        let schema = try TableState(definition)
+        let stored = try await transaction(table: definition.name) { connection, logger -> TableState in
             _ = try await Self.rows(connection, "LOCK TABLE \(catalog) IN SHARE ROW EXCLUSIVE MODE", logger: logger)
             if let existing = try await Self.loadSchema(
                 definition.name, catalog: catalog, lock: false, connection, logger: logger)
@@ -419,7 +419,7 @@ public final class PostgresTableStore: TableStore, Sendable {
 
     /// The unique constraint and indexes of columns that have just received an SQL column.
     private static func addConstraints(
-        for columns: [String], of definition: TableDefinition, table: String, _ connection: PostgresConnection,
+        for columns: [String], of definition: TableSchema, table: String, _ connection: PostgresConnection,
         logger: Logger
     ) async throws {
         for column in columns {
@@ -436,7 +436,7 @@ public final class PostgresTableStore: TableStore, Sendable {
 
     /// Adds the SQL columns (with constraints) that `new` has and `old` lacks, and records the types.
     private static func migrate(
-        from old: TableSchema, to new: TableSchema, table: String, catalog: String, _ connection: PostgresConnection,
+        from old: TableState, to new: TableState, table: String, catalog: String, _ connection: PostgresConnection,
         logger: Logger
     ) async throws {
         guard new.types != old.types else { return }
@@ -457,7 +457,7 @@ public final class PostgresTableStore: TableStore, Sendable {
     }
 
     /// See `TableStore.definition(of:)`. Read from the database, so it includes columns other processes added.
-    public func definition(of table: String) async throws -> TableDefinition {
+    public func definition(of table: String) async throws -> TableSchema {
         try await prepare()
         return try await reload(table).describedDefinition
     }
@@ -480,7 +480,7 @@ public final class PostgresTableStore: TableStore, Sendable {
     /// One `INSERT … SELECT … FROM unnest(…) ON CONFLICT …` statement for the batch (inside a transaction with the
     /// `ALTER TABLE` when the batch brings new columns). Under ``ConflictPolicy/replace`` a stored row keeps its
     /// place in insertion order.
-    public func insert(_ rows: [TableStorage.Record], into table: String, onConflict: ConflictPolicy) async throws
+    public func insert(_ rows: [TableStorage.TableRow], into table: String, onConflict: ConflictPolicy) async throws
         -> InsertSummary
     {
         let cached = try await schema(table)
@@ -505,7 +505,7 @@ public final class PostgresTableStore: TableStore, Sendable {
         let catalog = self.catalog
         let sqlTable = qualified(table)
         let returned: [PostgresRow]
-        let schema: TableSchema
+        let schema: TableState
         do {
             if admitted.types == cached.types {
                 let (sql, binds) = Self.insertStatement(rows, into: admitted, table: sqlTable, policy: onConflict)
@@ -535,7 +535,7 @@ public final class PostgresTableStore: TableStore, Sendable {
 
     /// The statement that inserts a batch: one bound array per column, unnested in the batch's order.
     private static func insertStatement(
-        _ rows: [TableStorage.Record], into schema: TableSchema, table: String, policy: ConflictPolicy
+        _ rows: [TableStorage.TableRow], into schema: TableState, table: String, policy: ConflictPolicy
     ) -> (String, PostgresBindings) {
         var sql = PostgresSQL(schema: schema)
         let key = schema.definition.uniqueKey
@@ -582,7 +582,7 @@ public final class PostgresTableStore: TableStore, Sendable {
 
     /// Which rows were new, from the keys the statement returned.
     private static func summary(
-        _ rows: [TableStorage.Record], _ returned: [PostgresRow], key: String?, schema: TableSchema,
+        _ rows: [TableStorage.TableRow], _ returned: [PostgresRow], key: String?, schema: TableState,
         policy: ConflictPolicy
     ) throws -> InsertSummary {
         guard let key, policy != .fail, let keyType = schema.types[key] else {
@@ -614,7 +614,7 @@ public final class PostgresTableStore: TableStore, Sendable {
     /// The `duplicateKey` error of a batch refused under ``ConflictPolicy/fail``, naming the first row whose key
     /// was stored.
     private func duplicateError(
-        _ rows: [TableStorage.Record], table: String, schema: TableSchema, original: StorageError
+        _ rows: [TableStorage.TableRow], table: String, schema: TableState, original: StorageError
     ) async throws -> StorageError {
         guard let key = schema.definition.uniqueKey, let keyType = schema.types[key] else { return original }
         var sql = PostgresSQL(schema: schema)
@@ -641,7 +641,7 @@ public final class PostgresTableStore: TableStore, Sendable {
         guard !changes.isEmpty else { return try await count(Query(query.table, filter: query.filter)) }
         let catalog = self.catalog
         let table = qualified(query.table)
-        let (count, schema) = try await transaction(table: query.table) { connection, logger -> (Int, TableSchema) in
+        let (count, schema) = try await transaction(table: query.table) { connection, logger -> (Int, TableState) in
             var schema = cached
             if admitted.types != cached.types {
                 guard
@@ -699,7 +699,7 @@ public final class PostgresTableStore: TableStore, Sendable {
     // MARK: Reading
 
     /// See `TableStore.read(_:)`.
-    public func read(_ query: Query) async throws -> [TableStorage.Record] {
+    public func read(_ query: Query) async throws -> [TableStorage.TableRow] {
         let schema = try await validatedSchema(query)
         let columns = (query.select ?? schema.types.keys.sorted()).filter { schema.types[$0] != nil }
         var sql = PostgresSQL(schema: schema)
@@ -721,7 +721,7 @@ public final class PostgresTableStore: TableStore, Sendable {
 
     /// See `TableStore.newest(in:by:)`: `SELECT … WHERE column IS NOT NULL ORDER BY column DESC LIMIT 1`, which
     /// PostgreSQL answers by reading the column's index backwards.
-    public func newest(in table: String, by column: String) async throws -> TableStorage.Record? {
+    public func newest(in table: String, by column: String) async throws -> TableStorage.TableRow? {
         var schema = try await self.schema(table)
         if !schema.knows(column) { schema = try await reload(table) }
         guard schema.definition.indexedColumns.contains(column) else {
@@ -738,8 +738,8 @@ public final class PostgresTableStore: TableStore, Sendable {
     }
 
     private static func records(
-        _ rows: [PostgresRow], _ columns: [String], _ schema: TableSchema
-    ) throws -> [TableStorage.Record] {
+        _ rows: [PostgresRow], _ columns: [String], _ schema: TableState
+    ) throws -> [TableStorage.TableRow] {
         do {
             return try rows.map { try PostgresSQL.record($0, columns, schema) }
         } catch {

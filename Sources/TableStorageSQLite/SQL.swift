@@ -4,11 +4,11 @@ import TableStorage
 
 /// Builds SQL for a query: identifiers quoted, every value a bound argument.
 struct SQL {
-    let schema: TableSchema
+    let schema: TableState
     /// The arguments bound so far, in order.
     var arguments = StatementArguments()
 
-    init(schema: TableSchema) { self.schema = schema }
+    init(schema: TableState) { self.schema = schema }
 
     /// A quoted identifier.
     static func quote(_ name: String) -> String {
@@ -44,7 +44,7 @@ struct SQL {
     }
 
     /// A record from a row whose columns are `columns`.
-    static func record(_ row: Row, _ columns: [String], _ schema: TableSchema) -> TableStorage.Record {
+    static func record(_ row: Row, _ columns: [String], _ schema: TableState) -> TableStorage.TableRow {
         var fields: [String: Value] = [:]
         for (index, column) in columns.enumerated() {
             let stored: DatabaseValue = row[index]
@@ -63,7 +63,7 @@ struct SQL {
             case (.blob, _): continue
             }
         }
-        return TableStorage.Record(trusted: fields)
+        return TableStorage.TableRow(trusted: fields)
     }
 
     private mutating func bind(_ value: Value) -> String {
@@ -72,7 +72,7 @@ struct SQL {
     }
 
     /// A `WHERE` condition (`1` for none). Every leaf is true or false, never NULL, so `NOT` is safe.
-    mutating func condition(_ predicate: TableStorage.Predicate?) throws -> String {
+    mutating func condition(_ predicate: TableStorage.RowPredicate?) throws -> String {
         guard let predicate else { return "1" }
         switch predicate {
         case .compare(let column, let op, let value):

@@ -50,7 +50,7 @@ public final class SQLiteTableStore: TableStore, Sendable {
     }
 
     private let pool: any DatabaseWriter
-    private let schemas: Locked<[String: TableSchema]>
+    private let schemas: Locked<[String: TableState]>
     /// The text and column order of `newest(in:by:)`'s statement per table and column, made again when the
     /// table has gained columns (a schema only ever grows).
     private let newestStatements = Locked<[NewestKey: NewestStatement]>([:])
@@ -121,7 +121,7 @@ public final class SQLiteTableStore: TableStore, Sendable {
                         message: "PRAGMA quick_check: " + problems.prefix(3).joined(separator: "; "))
                 }
             }
-            let load = { (db: Database) throws -> [String: TableSchema] in
+            let load = { (db: Database) throws -> [String: TableState] in
                 if configuration.access == .readWrite {
                     try db.execute(
                         sql:
@@ -130,13 +130,13 @@ public final class SQLiteTableStore: TableStore, Sendable {
                 } else if try !db.tableExists("_th_tables") {
                     return [:]
                 }
-                var result: [String: TableSchema] = [:]
+                var result: [String: TableState] = [:]
                 for row in try Row.fetchAll(db, sql: "SELECT name, definition, types FROM _th_tables") {
                     let definition = try JSONDecoder().decode(
-                        TableStorage.TableDefinition.self, from: Data((row["definition"] as String).utf8))
+                        TableStorage.TableSchema.self, from: Data((row["definition"] as String).utf8))
                     let types = try JSONDecoder().decode(
                         [String: ValueType].self, from: Data((row["types"] as String).utf8))
-                    var schema = try TableSchema(definition)
+                    var schema = try TableState(definition)
                     Self.establish(types, in: &schema)
                     result[definition.name] = schema
                 }
@@ -166,7 +166,7 @@ public final class SQLiteTableStore: TableStore, Sendable {
         }
     }
 
-    private static func establish(_ types: [String: ValueType], in schema: inout TableSchema) {
+    private static func establish(_ types: [String: ValueType], in schema: inout TableState) {
         for (column, type) in types {
             schema.types[column] = type
             schema.untypedColumns.remove(column)
@@ -205,7 +205,7 @@ public final class SQLiteTableStore: TableStore, Sendable {
         }
     }
 
-    private func schema(_ table: String) throws(StorageError) -> TableSchema {
+    private func schema(_ table: String) throws(StorageError) -> TableState {
         guard let schema = schemas.withLock({ $0[table] }) else { throw StorageError(.missingTable, table: table) }
         return schema
     }
@@ -213,14 +213,14 @@ public final class SQLiteTableStore: TableStore, Sendable {
     // MARK: Schema
 
     /// See `TableStore.createTable(_:)`.
-    public func createTable(_ definition: TableStorage.TableDefinition) async throws {
+    public func createTable(_ definition: TableStorage.TableSchema) async throws {
         if let existing = schemas.withLock({ $0[definition.name] }) {
             guard existing.isSameDefinition(as: definition) else {
                 throw StorageError(.conflictingDefinition, table: definition.name)
             }
             return
         }
-        let schema = try TableSchema(definition)
+        let schema = try TableState(definition)
         try await run(table: definition.name) {
             try await pool.write { db in
                 var columns = ["_th_rowid INTEGER PRIMARY KEY"]
@@ -241,7 +241,7 @@ public final class SQLiteTableStore: TableStore, Sendable {
         schemas.withLock { $0[definition.name] = schema }
     }
 
-    private static func saveSchema(_ schema: TableSchema, _ db: Database) throws {
+    private static func saveSchema(_ schema: TableState, _ db: Database) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         try db.execute(
@@ -253,7 +253,7 @@ public final class SQLiteTableStore: TableStore, Sendable {
     }
 
     /// Adds the columns `new` has and `old` lacks, and records the types.
-    private static func migrate(from old: TableSchema, to new: TableSchema, _ db: Database) throws {
+    private static func migrate(from old: TableState, to new: TableState, _ db: Database) throws {
         guard new.types != old.types else { return }
         let table = SQL.quote(new.definition.name)
         for (column, type) in new.types.sorted(by: { $0.key < $1.key }) where old.types[column] == nil {
@@ -265,7 +265,7 @@ public final class SQLiteTableStore: TableStore, Sendable {
     }
 
     /// See `TableStore.definition(of:)`.
-    public func definition(of table: String) async throws -> TableStorage.TableDefinition {
+    public func definition(of table: String) async throws -> TableStorage.TableSchema {
         try schema(table).describedDefinition
     }
 
@@ -277,7 +277,7 @@ public final class SQLiteTableStore: TableStore, Sendable {
     // MARK: Writing
 
     /// See `TableStore.insert(_:into:onConflict:)`.
-    public func insert(_ rows: [TableStorage.Record], into table: String, onConflict: ConflictPolicy) async throws
+    public func insert(_ rows: [TableStorage.TableRow], into table: String, onConflict: ConflictPolicy) async throws
         -> InsertSummary
     {
         let old = try schema(table)
@@ -296,7 +296,7 @@ public final class SQLiteTableStore: TableStore, Sendable {
     }
 
     private static func insertRows(
-        _ rows: [TableStorage.Record], into schema: TableSchema, policy: ConflictPolicy, _ db: Database
+        _ rows: [TableStorage.TableRow], into schema: TableState, policy: ConflictPolicy, _ db: Database
     )
         throws -> InsertSummary
     {
@@ -392,7 +392,7 @@ public final class SQLiteTableStore: TableStore, Sendable {
     // MARK: Reading
 
     /// See `TableStore.read(_:)`.
-    public func read(_ query: Query) async throws -> [TableStorage.Record] {
+    public func read(_ query: Query) async throws -> [TableStorage.TableRow] {
         let schema = try schema(query.table)
         try schema.validate(query)
         let columns = (query.select ?? schema.types.keys.sorted()).filter { schema.types[$0] != nil }
@@ -422,7 +422,7 @@ public final class SQLiteTableStore: TableStore, Sendable {
     }
 
     /// See `TableStore.newest(in:by:)`. Answered by SQLite from the column's index.
-    public func newest(in table: String, by column: String) async throws -> TableStorage.Record? {
+    public func newest(in table: String, by column: String) async throws -> TableStorage.TableRow? {
         let schema = try schema(table)
         guard schema.definition.indexedColumns.contains(column) else {
             throw StorageError(schema.knows(column) ? .notIndexed : .unknownColumn, table: table, column: column)

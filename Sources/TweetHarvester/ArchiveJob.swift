@@ -56,7 +56,7 @@ struct ArchiveJob {
     }
 
     /// Copies `rows` (the oldest of the table, in id order) to the destination, then deletes them.
-    private func archive(_ rows: [Record], _ report: inout ArchiveReport) async throws {
+    private func archive(_ rows: [TableRow], _ report: inout ArchiveReport) async throws {
         guard let last = rows.last.flatMap(HarvestTables.tweetID(of:)) else { return }
         if let destination = policy.destination {
             _ = try await store.insert(rows, into: destination, onConflict: .ignore)

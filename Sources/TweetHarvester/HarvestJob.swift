@@ -217,7 +217,7 @@ struct HarvestJob {
 
         /// Filters `tweets` and inserts the rest in batches, ignoring rows already stored.
         private mutating func store(_ tweets: [Tweet]) async throws {
-            var rows: [Record] = []
+            var rows: [TableRow] = []
             for tweet in tweets {
                 if let reason = settings.filters.reason(toDrop: tweet) {
                     report.filtered[reason, default: 0] += 1

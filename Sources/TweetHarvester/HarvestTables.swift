@@ -13,12 +13,12 @@ enum HarvestTables {
     /// The unique key of the tweet table: the tweet id as a 64-bit integer.
     static let twitterID = "twitterId"
 
-    static func tweetTable(_ name: String) -> TableDefinition {
-        TableDefinition(name: name, uniqueKey: twitterID, indexes: ["date"])
+    static func tweetTable(_ name: String) -> TableSchema {
+        TableSchema(name: name, uniqueKey: twitterID, indexes: ["date"])
     }
 
     /// The tweet id of a row of the tweet table.
-    static func tweetID(of record: Record) -> UInt64? {
+    static func tweetID(of record: TableRow) -> UInt64? {
         guard case .int(let id)? = record[twitterID] else { return nil }
         return UInt64(bitPattern: id)
     }
@@ -30,18 +30,18 @@ enum HarvestTables {
 
     /// The rows of a tweet table whose id is at most `id`.
     static func upTo(_ id: UInt64, in table: String) -> Query {
-        Query(table, filter: Column(twitterID) <= .int(Int64(bitPattern: id)))
+        Query(table, filter: TableColumn(twitterID) <= .int(Int64(bitPattern: id)))
     }
 
     // MARK: The state table (`HarvestState`)
 
-    static func stateTable(_ name: String) -> TableDefinition {
-        TableDefinition(name: name, uniqueKey: "key", indexes: [])
+    static func stateTable(_ name: String) -> TableSchema {
+        TableSchema(name: name, uniqueKey: "key", indexes: [])
     }
 
-    static func record(for state: Watermark, key: String, at date: Date) -> Record {
+    static func record(for state: Watermark, key: String, at date: Date) -> TableRow {
         func id(_ value: UInt64?) -> Value { value.map { .int(Int64(bitPattern: $0)) } ?? .null }
-        return Record([
+        return TableRow([
             "key": .string(key),
             "covered": id(state.covered),
             "pending": .bool(state.pending != nil),
@@ -52,7 +52,7 @@ enum HarvestTables {
         ])
     }
 
-    static func watermark(from record: Record) -> Watermark {
+    static func watermark(from record: TableRow) -> Watermark {
         func id(_ column: String) -> UInt64? {
             guard case .int(let value)? = record[column] else { return nil }
             return UInt64(bitPattern: value)
@@ -66,13 +66,13 @@ enum HarvestTables {
 
     // MARK: The runs table (`HarvestRuns`)
 
-    static func runsTable(_ name: String) -> TableDefinition {
-        TableDefinition(name: name, uniqueKey: nil, indexes: ["startedAt"])
+    static func runsTable(_ name: String) -> TableSchema {
+        TableSchema(name: name, uniqueKey: nil, indexes: ["startedAt"])
     }
 
-    static func record(for report: HarvestReport, query: String, table: String, outcome: String) -> Record {
+    static func record(for report: HarvestReport, query: String, table: String, outcome: String) -> TableRow {
         func id(_ value: UInt64?) -> Value { value.map { .int(Int64(bitPattern: $0)) } ?? .null }
-        return Record([
+        return TableRow([
             "runId": .string(report.runID.uuidString),
             "startedAt": .date(report.startedAt),
             "seconds": .double(report.duration.timeInterval),

@@ -28,12 +28,12 @@ import TwitterSearch
 ///
 /// A mapping that throws fails the run with its error before anything of that page is stored.
 public struct TweetRow: Sendable {
-    private let make: @Sendable (Tweet) throws -> Record
+    private let make: @Sendable (Tweet) throws -> TableRow
 
     /// A mapping by a closure that builds the whole record.
     ///
     /// Start from ``standard``'s row to add columns to it: `var row = try TweetRow.standard.record(for: tweet)`.
-    public init(_ make: @escaping @Sendable (Tweet) throws -> Record) {
+    public init(_ make: @escaping @Sendable (Tweet) throws -> TableRow) {
         self.make = make
     }
 
@@ -49,7 +49,7 @@ public struct TweetRow: Sendable {
     /// `author` (the username, when the API sent it), `authorId`, `date` (`created_at`) and `kind` (`original`,
     /// `retweet`, `quote` or `reply`).
     public static let standard = TweetRow { tweet in
-        Record([
+        TableRow([
             HarvestTables.twitterID: .int(Int64(bitPattern: tweet.id)),
             "text": .string(tweet.text),
             "author": tweet.authorUsername.map(Value.string) ?? .null,
@@ -63,7 +63,7 @@ public struct TweetRow: Sendable {
     ///
     /// - Throws: What the mapping throws (for ``codable(_:)``, a `StorageError` for a property that is not a
     ///   single value).
-    public func record(for tweet: Tweet) throws -> Record {
+    public func record(for tweet: Tweet) throws -> TableRow {
         var record = try make(tweet)
         record[HarvestTables.twitterID] = .int(Int64(bitPattern: tweet.id))
         return record

@@ -17,7 +17,7 @@ func say(_ line: String) {
 }
 
 /// The rows of batch `batch`: its size depends on the batch, and every row says which batch and index it is.
-func rows(batch: Int64, size: Int) -> [Record] {
+func rows(batch: Int64, size: Int) -> [TableRow] {
     (0..<size).map { index in
         [
             "batch": .int(batch), "index": .int(Int64(index)),
@@ -51,7 +51,7 @@ do {
         _ = FileHandle.standardInput.readDataToEndOfFile()
     case "write":
         var generator = SystemRandomNumberGenerator()
-        try await store.createTable(TableDefinition(name: "Log", indexes: ["batch"]))
+        try await store.createTable(TableSchema(name: "Log", indexes: ["batch"]))
         var batch =
             (try await store.newest(in: "Log", by: "batch")).flatMap { record -> Int64? in
                 if case .int(let value)? = record["batch"] { return value + 1 }

@@ -36,7 +36,7 @@ struct PostgresTableStoreTests {
         // sample: PostgresStoreTour
         let client = PostgresClient(configuration: try PostgresURL(text, password: pgPassword).client())
         let newest = try await PostgresTableStore.withStore(client: client, configuration: configuration) { store in
-            try await store.createTable(TableDefinition(name: "Updates", uniqueKey: "twitterId"))
+            try await store.createTable(TableSchema(name: "Updates", uniqueKey: "twitterId"))
             _ = try await store.insert([["twitterId": 1_578_516_068_309_794_817, "text": "hello"]], into: "Updates")
             return try await store.newest(in: "Updates", by: "twitterId")
         }
@@ -52,7 +52,7 @@ struct PostgresTableStoreTests {
         try await PostgresTestServer.withClient { client in
             let schema = PostgresTestServer.newSchema()
             let store = PostgresTestServer.store(client, schema: schema)
-            try await store.createTable(TableDefinition(name: "Updates", uniqueKey: "twitterId", indexes: ["author"]))
+            try await store.createTable(TableSchema(name: "Updates", uniqueKey: "twitterId", indexes: ["author"]))
             let date = Date(timeIntervalSince1970: 1_700_000_000.123_456_789)
             _ = try await store.insert(
                 [
@@ -107,17 +107,18 @@ struct PostgresTableStoreTests {
             let schema = PostgresTestServer.newSchema()
             let store = PostgresTestServer.store(client, schema: schema)
             let table = "Odd \"name\"; DROP TABLE _th_tables; --"
-            try await store.createTable(TableDefinition(name: table, uniqueKey: "key'", indexes: ["col\"umn"]))
-            let hostile: TableStorage.Record = [
+            try await store.createTable(TableSchema(name: table, uniqueKey: "key'", indexes: ["col\"umn"]))
+            let hostile: TableStorage.TableRow = [
                 "key'": "'); DROP TABLE _th_tables; --", "col\"umn": "x\"; DELETE FROM pg_class; --",
                 "a'b\"c); DROP SCHEMA public CASCADE; --": "$1 $$ '' \\",
             ]
             let summary = try await store.insert([hostile, hostile], into: table, onConflict: .ignore)
             #expect(summary == InsertSummary(inserted: [0], duplicates: [1]))
             #expect(
-                try await store.read(Query(table).filter(Column("key'") == "'); DROP TABLE _th_tables; --"))
+                try await store.read(Query(table).filter(TableColumn("key'") == "'); DROP TABLE _th_tables; --"))
                     == [hostile])
-            #expect(try await store.read(Query(table).filter(Column("col\"umn").contains("\"; DELETE"))) == [hostile])
+            #expect(
+                try await store.read(Query(table).filter(TableColumn("col\"umn").contains("\"; DELETE"))) == [hostile])
             #expect(try await store.newest(in: table, by: "col\"umn") == hostile)
             #expect(
                 try await store.update(Query(table), set: ["col\"umn": "'; DROP TABLE x; --"]) == 1)
@@ -125,7 +126,7 @@ struct PostgresTableStoreTests {
             // A name PostgreSQL would cut to 63 bytes is refused, not truncated into another name.
             let long = String(repeating: "n", count: 64)
             let error = await #expect(throws: StorageError.self) {
-                try await store.createTable(TableDefinition(name: long))
+                try await store.createTable(TableSchema(name: long))
             }
             #expect(error?.code == .invalidDefinition)
             let column = await #expect(throws: StorageError.self) {
@@ -149,10 +150,10 @@ struct PostgresTableStoreTests {
         try await PostgresTestServer.withClient { client in
             let schema = PostgresTestServer.newSchema()
             let store = PostgresTestServer.store(client, schema: schema)
-            try await store.createTable(TableDefinition(name: "Updates", uniqueKey: "twitterId"))
+            try await store.createTable(TableSchema(name: "Updates", uniqueKey: "twitterId"))
             _ = try await store.insert([["twitterId": 1, "text": "before"]], into: "Updates")
-            let batch: [TableStorage.Record] = (400..<600).map { id in
-                var row: TableStorage.Record = ["twitterId": .int(Int64(id)), "text": "in the batch"]
+            let batch: [TableStorage.TableRow] = (400..<600).map { id in
+                var row: TableStorage.TableRow = ["twitterId": .int(Int64(id)), "text": "in the batch"]
                 if addsColumn { row["author"] = "new column" }
                 return row
             }
@@ -224,10 +225,10 @@ struct PostgresTableStoreTests {
             let schema = PostgresTestServer.newSchema()
             let first = PostgresTestServer.store(client, schema: schema)
             let second = PostgresTestServer.store(client, schema: schema)
-            try await first.createTable(TableDefinition(name: "Updates", uniqueKey: "twitterId"))
+            try await first.createTable(TableSchema(name: "Updates", uniqueKey: "twitterId"))
             _ = try await second.insert([["twitterId": 1]], into: "Updates")
             _ = try await first.insert([["twitterId": 2, "author": "ada"]], into: "Updates")
-            #expect(try await second.read(Query("Updates").filter(Column("author") == "ada")).count == 1)
+            #expect(try await second.read(Query("Updates").filter(TableColumn("author") == "ada")).count == 1)
             let mismatch = await #expect(throws: StorageError.self) {
                 try await second.insert([["twitterId": 3, "author": 5]], into: "Updates")
             }

@@ -8,14 +8,14 @@ import Testing
 struct SQLiteDamageTests {
     typealias TemporaryDirectory = SQLiteTableStoreTests.TemporaryDirectory
 
-    static let table = TableDefinition(name: "Updates", uniqueKey: "twitterId", indexes: ["twitterId"])
+    static let table = TableSchema(name: "Updates", uniqueKey: "twitterId", indexes: ["twitterId"])
 
     /// A store at `path` holding `batches` committed batches of ten rows each.
     static func filledStore(at path: String, batches: Int) async throws -> SQLiteTableStore {
         let store = try SQLiteTableStore(path: path)
         try await store.createTable(table)
         for batch in 0..<batches {
-            let rows: [TableStorage.Record] = (0..<10).map { index in
+            let rows: [TableStorage.TableRow] = (0..<10).map { index in
                 ["twitterId": .int(Int64(batch * 10 + index + 1)), "text": .string(String(repeating: "x", count: 300))]
             }
             _ = try await store.insert(rows, into: table.name, onConflict: .ignore)

@@ -30,7 +30,7 @@ struct SQLiteTableStoreTests {
         let root = try TemporaryDirectory()
         let path = root.url.appending(path: "store.sqlite").path
         let store = try SQLiteTableStore(path: path)
-        try await store.createTable(TableDefinition(name: "Updates", uniqueKey: "twitterId", indexes: ["author"]))
+        try await store.createTable(TableSchema(name: "Updates", uniqueKey: "twitterId", indexes: ["author"]))
         _ = try await store.insert(
             [["twitterId": 1_800_000_000_000_000_001, "text": "hi", "author": "a", "isReply": false]], into: "Updates",
             onConflict: .ignore)
@@ -61,12 +61,12 @@ struct SQLiteTableStoreTests {
     func integrityCheckOfSoundDatabase() async throws {
         let root = try TemporaryDirectory()
         let store = try SQLiteTableStore(path: root.url.appending(path: "store.sqlite").path)
-        try await store.createTable(TableDefinition(name: "Updates", uniqueKey: "twitterId", indexes: ["author"]))
-        let rows: [TableStorage.Record] = (0..<500).map {
+        try await store.createTable(TableSchema(name: "Updates", uniqueKey: "twitterId", indexes: ["author"]))
+        let rows: [TableStorage.TableRow] = (0..<500).map {
             ["twitterId": .int(Int64($0)), "author": .string("a\($0 % 7)")]
         }
         _ = try await store.insert(rows, into: "Updates", onConflict: .fail)
-        _ = try await store.delete(Query("Updates", filter: Column("author") == "a3"))
+        _ = try await store.delete(Query("Updates", filter: TableColumn("author") == "a3"))
         #expect(try await store.integrityCheck() == [])
     }
 
@@ -74,11 +74,11 @@ struct SQLiteTableStoreTests {
     func boundArguments() async throws {
         let root = try TemporaryDirectory()
         let store = try SQLiteTableStore(path: root.url.appending(path: "store.sqlite").path)
-        try await store.createTable(TableDefinition(name: "Odd \"name\"; DROP TABLE x", uniqueKey: "key'"))
-        let hostile: TableStorage.Record = ["key'": "'); DROP TABLE _th_tables; --", "col\"umn": "x"]
+        try await store.createTable(TableSchema(name: "Odd \"name\"; DROP TABLE x", uniqueKey: "key'"))
+        let hostile: TableStorage.TableRow = ["key'": "'); DROP TABLE _th_tables; --", "col\"umn": "x"]
         _ = try await store.insert([hostile], into: "Odd \"name\"; DROP TABLE x", onConflict: .fail)
         let read = try await store.read(
-            Query("Odd \"name\"; DROP TABLE x").filter(Column("key'") == "'); DROP TABLE _th_tables; --"))
+            Query("Odd \"name\"; DROP TABLE x").filter(TableColumn("key'") == "'); DROP TABLE _th_tables; --"))
         #expect(read == [hostile])
     }
 

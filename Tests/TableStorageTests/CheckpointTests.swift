@@ -9,7 +9,7 @@ import Testing
 /// open replays the whole log. Either way the store holds exactly what the log says.
 @Suite("FileTableStore index checkpoint")
 struct CheckpointTests {
-    private static let table = TableDefinition(name: "Updates", uniqueKey: "twitterId", indexes: ["date"])
+    private static let table = TableSchema(name: "Updates", uniqueKey: "twitterId", indexes: ["date"])
 
     private static func configuration(checkpointEvery interval: Int64) -> FileTableStore.Configuration {
         var configuration = FileTableStore.Configuration()
@@ -18,7 +18,7 @@ struct CheckpointTests {
         return configuration
     }
 
-    private static func rows(_ range: Range<Int>) -> [Record] {
+    private static func rows(_ range: Range<Int>) -> [TableRow] {
         range.map { number in
             [
                 "twitterId": .int(1_700_000_000_000_000_000 + Int64(number) * 7919),
@@ -57,7 +57,7 @@ struct CheckpointTests {
         var replaced = rows(100..<105)
         for index in replaced.indices { replaced[index]["text"] = .string("replaced \(index)") }
         _ = try await later.insert(replaced, into: "Updates", onConflict: .replace)
-        try await later.createTable(TableDefinition(name: "Other", indexes: ["n"]))
+        try await later.createTable(TableSchema(name: "Other", indexes: ["n"]))
         _ = try await later.insert([["n": 1], ["n": 2]], into: "Other", onConflict: .fail)
         later.close()
     }

@@ -20,7 +20,7 @@ struct FileTableStoreDurabilityTests {
     private static func threeBatches(in directory: URL) async throws -> [Int64] {
         let store = try await FileTableStore(directory: directory)
         defer { store.close() }
-        try await store.createTable(TableDefinition(name: "Updates", uniqueKey: "twitterId", indexes: ["author"]))
+        try await store.createTable(TableSchema(name: "Updates", uniqueKey: "twitterId", indexes: ["author"]))
         var sizes = [store.logSize]
         for batch in 0..<3 {
             _ = try await store.insert(batchRows(batch), into: "Updates", onConflict: .fail)
@@ -39,7 +39,7 @@ struct FileTableStoreDurabilityTests {
         return (sizes, Array(file[..<Int(sizes[3])]))
     }
 
-    private static func batchRows(_ batch: Int) -> [Record] {
+    private static func batchRows(_ batch: Int) -> [TableRow] {
         (0..<3).map { index in
             [
                 "twitterId": .int(Int64(1_800_000_000_000_000_000 + batch * 10 + index)),
@@ -50,7 +50,7 @@ struct FileTableStoreDurabilityTests {
         }
     }
 
-    private static func rows(upTo batches: Int) -> [Record] {
+    private static func rows(upTo batches: Int) -> [TableRow] {
         (0..<batches).flatMap { batchRows($0) }
     }
 
@@ -199,7 +199,7 @@ struct FileTableStoreDurabilityTests {
         var configuration = FileTableStore.Configuration()
         configuration.io = disk.io
         let store = try await FileTableStore(directory: root.url, configuration: configuration)
-        try await store.createTable(TableDefinition(name: "Updates", uniqueKey: "twitterId"))
+        try await store.createTable(TableSchema(name: "Updates", uniqueKey: "twitterId"))
         _ = try await store.insert(Self.batchRows(0), into: "Updates", onConflict: .fail)
         let before = store.logSize
         disk.setBudget(150)
@@ -229,7 +229,7 @@ struct FileTableStoreDurabilityTests {
         configuration.io = disk.io
         configuration.preallocationSize = 4096
         let store = try await FileTableStore(directory: root.url, configuration: configuration)
-        try await store.createTable(TableDefinition(name: "Updates", uniqueKey: "twitterId"))
+        try await store.createTable(TableSchema(name: "Updates", uniqueKey: "twitterId"))
         // Fill the padding the table's commit left, so that the next batch needs new padding.
         var batch = 0
         var batchSize: Int64 = 0
@@ -264,7 +264,7 @@ struct FileTableStoreDurabilityTests {
         var configuration = FileTableStore.Configuration()
         configuration.io = disk.io
         let store = try await FileTableStore(directory: root.url, configuration: configuration)
-        try await store.createTable(TableDefinition(name: "Updates", uniqueKey: "twitterId"))
+        try await store.createTable(TableSchema(name: "Updates", uniqueKey: "twitterId"))
         disk.setSyncError(EIO)
         let error = await #expect(throws: StorageError.self) {
             try await store.insert(Self.batchRows(0), into: "Updates", onConflict: .fail)
@@ -302,14 +302,14 @@ struct FileTableStoreDurabilityTests {
     func compaction() async throws {
         let root = try TemporaryDirectory()
         let store = try await FileTableStore(directory: root.url)
-        try await store.createTable(TableDefinition(name: "Updates", uniqueKey: "twitterId", indexes: ["author"]))
-        try await store.createTable(TableDefinition(name: "Empty"))
+        try await store.createTable(TableSchema(name: "Updates", uniqueKey: "twitterId", indexes: ["author"]))
+        try await store.createTable(TableSchema(name: "Empty"))
         for batch in 0..<5 { _ = try await store.insert(Self.batchRows(batch), into: "Updates", onConflict: .fail) }
         _ = try await store.insert(
             [["twitterId": .int(1_800_000_000_000_000_001), "text": "replaced", "author": "z"]], into: "Updates",
             onConflict: .replace)
-        _ = try await store.delete(Query("Updates").filter(Column("author") == "author2"))
-        _ = try await store.update(Query("Updates").filter(Column("author") == "author0"), set: ["text": "edited"])
+        _ = try await store.delete(Query("Updates").filter(TableColumn("author") == "author2"))
+        _ = try await store.update(Query("Updates").filter(TableColumn("author") == "author0"), set: ["text": "edited"])
         let expected = try await store.read(Query("Updates"))
         let before = store.logSize
         try await store.compact()
@@ -323,7 +323,7 @@ struct FileTableStoreDurabilityTests {
         let puts = lines.filter { $0.contains(#""op":"put""#) }.count
         #expect(puts == expected.count + 1, "only live rows are in the log")
         let reopened = try await FileTableStore(directory: root.url)
-        #expect(try await reopened.read(Query("Updates").filter(Column("author") != "after")) == expected)
+        #expect(try await reopened.read(Query("Updates").filter(TableColumn("author") != "after")) == expected)
         #expect(try await reopened.tableNames() == ["Empty", "Updates"])
         #expect(try await reopened.definition(of: "Updates").columns["date"] == .date)
     }

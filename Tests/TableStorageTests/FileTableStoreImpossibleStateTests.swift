@@ -14,7 +14,7 @@ struct FileTableStoreImpossibleStateTests {
     /// log's committed bytes.
     private static func twoRows(in directory: URL) async throws -> [UInt8] {
         let store = try await FileTableStore(directory: directory)
-        try await store.createTable(TableDefinition(name: "Updates", uniqueKey: "twitterId"))
+        try await store.createTable(TableSchema(name: "Updates", uniqueKey: "twitterId"))
         _ = try await store.insert(
             [["twitterId": .int(100), "text": .string("a")], ["twitterId": .int(101), "text": .string("b")]],
             into: "Updates", onConflict: .fail)
@@ -137,7 +137,7 @@ struct FileTableStoreImpossibleStateTests {
         let root = try TemporaryDirectory()
         do {
             let store = try await FileTableStore(directory: root.url)
-            try await store.createTable(TableDefinition(name: "Updates", uniqueKey: "twitterId"))
+            try await store.createTable(TableSchema(name: "Updates", uniqueKey: "twitterId"))
             _ = try await store.insert(
                 [["twitterId": .int(1), "text": .string("a")], ["twitterId": .int(2), "text": .string("b")]],
                 into: "Updates", onConflict: .fail)
@@ -148,9 +148,10 @@ struct FileTableStoreImpossibleStateTests {
                     ["twitterId": .int(3), "text": .string("c")], ["twitterId": .int(3), "text": .string("c2")],
                 ], into: "Updates", onConflict: .replace)
             #expect(
-                try await store.update(Query("Updates", filter: Column("twitterId") == 2), set: ["twitterId": .int(5)])
+                try await store.update(
+                    Query("Updates", filter: TableColumn("twitterId") == 2), set: ["twitterId": .int(5)])
                     == 1)
-            #expect(try await store.delete(Query("Updates", filter: Column("twitterId") == 3)) == 1)
+            #expect(try await store.delete(Query("Updates", filter: TableColumn("twitterId") == 3)) == 1)
             store.close()
         }
         let reopened = try await FileTableStore(directory: root.url)

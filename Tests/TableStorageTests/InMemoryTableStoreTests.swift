@@ -20,11 +20,11 @@ struct InMemoryTableStoreTests {
     @Test("newest and an ordered take stay correct across many interleaved inserts and deletes")
     func indexesStayConsistent() async throws {
         let store = InMemoryTableStore()
-        try await store.createTable(TableDefinition(name: "T", uniqueKey: "k", indexes: ["g"]))
+        try await store.createTable(TableSchema(name: "T", uniqueKey: "k", indexes: ["g"]))
         var generator = SplitMix(seed: 42)
         var model: [Int64: Int64] = [:]
         for _ in 0..<200 {
-            let rows: [Record] = (0..<20).map { _ in
+            let rows: [TableRow] = (0..<20).map { _ in
                 ["k": .int(Int64(generator.next() % 5_000)), "g": .int(Int64(generator.next() % 7))]
             }
             for row in rows {
@@ -32,14 +32,14 @@ struct InMemoryTableStoreTests {
             }
             _ = try await store.insert(rows, into: "T", onConflict: .replace)
             let cut = Int64(generator.next() % 5_000)
-            _ = try await store.delete(Query("T").filter(Column("k") == .int(cut)))
+            _ = try await store.delete(Query("T").filter(TableColumn("k") == .int(cut)))
             model[cut] = nil
         }
         #expect(try await store.count(Query("T")) == model.count)
         #expect(try await store.newest(in: "T", by: "k")?["k"] == model.keys.max().map(Value.int))
         let top = try await store.read(Query("T").orderBy(.descending("k")).take(5)).map { $0["k"] }
         #expect(top == model.keys.sorted(by: >).prefix(5).map { .int($0) })
-        let group3 = try await store.count(Query("T").filter(Column("g") == 3))
+        let group3 = try await store.count(Query("T").filter(TableColumn("g") == 3))
         #expect(group3 == model.values.filter { $0 == 3 }.count)
     }
 
@@ -48,13 +48,13 @@ struct InMemoryTableStoreTests {
         arguments: [ConflictPolicy.ignore, .replace])
     func insertSummariesMatchAModel(_ policy: ConflictPolicy) async throws {
         let store = InMemoryTableStore()
-        try await store.createTable(TableDefinition(name: "T", uniqueKey: "k"))
+        try await store.createTable(TableSchema(name: "T", uniqueKey: "k"))
         var generator = SplitMix(seed: policy == .ignore ? 7 : 8)
         var model: [Int64: Int64] = [:]  // key → the version stored
         var next: Int64 = 1_000
         var version: Int64 = 0
         for _ in 0..<300 {
-            var rows: [Record] = []
+            var rows: [TableRow] = []
             for _ in 0..<Int(generator.next() % 12) {
                 version += 1
                 let key: Int64
@@ -101,23 +101,23 @@ struct InMemoryTableStoreTests {
 private actor ForgetfulStore: TableStore {
     private let inner = InMemoryTableStore()
 
-    func createTable(_ definition: TableDefinition) async throws {
+    func createTable(_ definition: TableSchema) async throws {
         var plain = definition
         plain.uniqueKey = nil
         try await inner.createTable(plain)
     }
-    func definition(of table: String) async throws -> TableDefinition { try await inner.definition(of: table) }
+    func definition(of table: String) async throws -> TableSchema { try await inner.definition(of: table) }
     func tableNames() async throws -> [String] { await inner.tableNames() }
-    func insert(_ rows: [Record], into table: String, onConflict: ConflictPolicy) async throws -> InsertSummary {
+    func insert(_ rows: [TableRow], into table: String, onConflict: ConflictPolicy) async throws -> InsertSummary {
         try await inner.insert(rows, into: table, onConflict: onConflict)
     }
     func update(_ query: Query, set changes: [String: Value]) async throws -> Int {
         try await inner.update(query, set: changes)
     }
     func delete(_ query: Query) async throws -> Int { try await inner.delete(query) }
-    func read(_ query: Query) async throws -> [Record] { try await inner.read(query) }
+    func read(_ query: Query) async throws -> [TableRow] { try await inner.read(query) }
     func count(_ query: Query) async throws -> Int { try await inner.count(query) }
-    func newest(in table: String, by column: String) async throws -> Record? {
+    func newest(in table: String, by column: String) async throws -> TableRow? {
         try await inner.read(Query(table)).first
     }
 }

@@ -11,7 +11,7 @@ struct ReadOnlyAccessTests {
         return configuration
     }
 
-    private static func rows(_ ids: ClosedRange<Int64>) -> [Record] {
+    private static func rows(_ ids: ClosedRange<Int64>) -> [TableRow] {
         ids.map { ["twitterId": .int($0), "text": .string("tweet \($0)")] }
     }
 
@@ -19,7 +19,7 @@ struct ReadOnlyAccessTests {
     func readerBesideWriter() async throws {
         let root = try TemporaryDirectory()
         let writer = try await FileTableStore(directory: root.url)
-        try await writer.createTable(TableDefinition(name: "Updates", uniqueKey: "twitterId", indexes: []))
+        try await writer.createTable(TableSchema(name: "Updates", uniqueKey: "twitterId", indexes: []))
         _ = try await writer.insert(Self.rows(1...50), into: "Updates")
         let reader = try await FileTableStore(directory: root.url, configuration: Self.readOnly)
         #expect(try await reader.count(Query("Updates")) == 50)
@@ -49,7 +49,7 @@ struct ReadOnlyAccessTests {
     func halfWrittenBatch() async throws {
         let root = try TemporaryDirectory()
         let writer = try await FileTableStore(directory: root.url)
-        try await writer.createTable(TableDefinition(name: "Updates", uniqueKey: "twitterId", indexes: []))
+        try await writer.createTable(TableSchema(name: "Updates", uniqueKey: "twitterId", indexes: []))
         _ = try await writer.insert(Self.rows(1...10), into: "Updates")
         writer.close()
         // A batch cut in the middle, as a reader sees one that a writer is appending.
@@ -71,7 +71,7 @@ struct ReadOnlyAccessTests {
     func readOnlyCopy() async throws {
         let root = try TemporaryDirectory()
         let writer = try await FileTableStore(directory: root.url)
-        try await writer.createTable(TableDefinition(name: "Updates", uniqueKey: "twitterId", indexes: []))
+        try await writer.createTable(TableSchema(name: "Updates", uniqueKey: "twitterId", indexes: []))
         _ = try await writer.insert(Self.rows(1...20), into: "Updates")
         writer.close()
         // Take write permission away (a copy on a read-only mount, as far as the store can tell). Root ignores

@@ -33,18 +33,18 @@ struct ScanTests {
     /// Columns, one of them with a key that needs escaping in JSON.
     private static let columns = ["id", "text", "n", "weird \"key\\"]
 
-    private static func predicate(_ generator: inout SplitMix, depth: Int = 0) -> TableStorage.Predicate {
+    private static func predicate(_ generator: inout SplitMix, depth: Int = 0) -> TableStorage.RowPredicate {
         let column = columns[Int(generator.next() % UInt64(columns.count))]
         let operand = value(&generator) ?? .null
         switch generator.next() % (depth < 2 ? 9 : 6) {
-        case 0: return Column(column) == operand
-        case 1: return Column(column) != operand
+        case 0: return TableColumn(column) == operand
+        case 1: return TableColumn(column) != operand
         case 2:
-            let comparisons: [TableStorage.Predicate.Comparison] = [.less, .lessOrEqual, .greater, .greaterOrEqual]
+            let comparisons: [TableStorage.RowPredicate.Comparison] = [.less, .lessOrEqual, .greater, .greaterOrEqual]
             return .compare(column, comparisons[Int(generator.next() % 4)], operand)
-        case 3: return Column(column).in([operand, value(&generator) ?? .int(1)])
-        case 4: return Column(column).contains(text(&generator))
-        case 5: return Column(column).hasPrefix(text(&generator))
+        case 3: return TableColumn(column).in([operand, value(&generator) ?? .int(1)])
+        case 4: return TableColumn(column).contains(text(&generator))
+        case 5: return TableColumn(column).hasPrefix(text(&generator))
         case 6: return predicate(&generator, depth: depth + 1) && predicate(&generator, depth: depth + 1)
         case 7: return predicate(&generator, depth: depth + 1) || predicate(&generator, depth: depth + 1)
         default: return !predicate(&generator, depth: depth + 1)
@@ -58,7 +58,7 @@ struct ScanTests {
         for _ in 0..<5_000 {
             var fields: [String: Value] = [:]
             for column in Self.columns { fields[column] = Self.value(&generator) }
-            let record = Record(fields)
+            let record = TableRow(fields)
             let predicate = Self.predicate(&generator)
             var encoder = LogEncoder()
             encoder.record(record)
@@ -77,29 +77,29 @@ struct ScanTests {
             var encoder = LogEncoder()
             encoder.record(["text": .string(text), "n": .int(7)])
             let bytes = encoder.bytes
-            let afterString = try bytes.withUnsafeBytes { try RawFilter(Column("n") == 7).matches($0) }
+            let afterString = try bytes.withUnsafeBytes { try RawFilter(TableColumn("n") == 7).matches($0) }
             #expect(afterString, "after \(Array(text.utf8))")
-            let string = try bytes.withUnsafeBytes { try RawFilter(Column("text") == .string(text)).matches($0) }
+            let string = try bytes.withUnsafeBytes { try RawFilter(TableColumn("text") == .string(text)).matches($0) }
             #expect(string, "\(Array(text.utf8))")
         }
         // A string with no closing quote is an error, not a match and not a crash.
         let truncated = Array(#"{"text":"abc\"#.utf8)
         #expect(throws: JSONScanner.Failure.self) {
-            try truncated.withUnsafeBytes { try RawFilter(Column("n") == 1).matches($0) }
+            try truncated.withUnsafeBytes { try RawFilter(TableColumn("n") == 1).matches($0) }
         }
     }
 
     @Test("contains is a search of the UTF-8 bytes, like SQLite's instr on text")
     func containsSearchesBytes() {
-        #expect(TableStorage.Predicate.contains("hello world", "o w"))
-        #expect(TableStorage.Predicate.contains("hello", ""))
-        #expect(TableStorage.Predicate.contains("", ""))
-        #expect(!TableStorage.Predicate.contains("", "a"))
-        #expect(!TableStorage.Predicate.contains("hell", "hello"))
-        #expect(TableStorage.Predicate.contains("aaab", "aab"))
-        #expect(TableStorage.Predicate.contains("Schrödinger’s ✈️", "ö"))
-        #expect(TableStorage.Predicate.contains("Schrödinger’s ✈️", "✈️"))
-        #expect(!TableStorage.Predicate.contains("Schrodinger", "ö"))
+        #expect(TableStorage.RowPredicate.contains("hello world", "o w"))
+        #expect(TableStorage.RowPredicate.contains("hello", ""))
+        #expect(TableStorage.RowPredicate.contains("", ""))
+        #expect(!TableStorage.RowPredicate.contains("", "a"))
+        #expect(!TableStorage.RowPredicate.contains("hell", "hello"))
+        #expect(TableStorage.RowPredicate.contains("aaab", "aab"))
+        #expect(TableStorage.RowPredicate.contains("Schrödinger’s ✈️", "ö"))
+        #expect(TableStorage.RowPredicate.contains("Schrödinger’s ✈️", "✈️"))
+        #expect(!TableStorage.RowPredicate.contains("Schrodinger", "ö"))
         var generator = SplitMix(seed: 7)
         let alphabet: [Character] = ["a", "b", "é", "✈"]
         for _ in 0..<2_000 {
@@ -110,7 +110,7 @@ struct ScanTests {
                 || (0...max(0, haystack.utf8.count - needle.utf8.count)).contains { start in
                     Array(haystack.utf8.dropFirst(start).prefix(needle.utf8.count)) == Array(needle.utf8)
                 }
-            #expect(TableStorage.Predicate.contains(haystack, needle) == reference, "\(haystack) / \(needle)")
+            #expect(TableStorage.RowPredicate.contains(haystack, needle) == reference, "\(haystack) / \(needle)")
         }
     }
 
@@ -123,24 +123,24 @@ struct ScanTests {
         configuration.recordCacheSize = 16
         let file = try await FileTableStore(directory: directory.url, configuration: configuration)
         let memory = InMemoryTableStore()
-        let definition = TableDefinition(name: "Updates", uniqueKey: "id")
-        let other = TableDefinition(name: "Other", uniqueKey: "id")
+        let definition = TableSchema(name: "Updates", uniqueKey: "id")
+        let other = TableSchema(name: "Other", uniqueKey: "id")
         for store in [file, memory] as [any TableStore] {
             try await store.createTable(definition)
             try await store.createTable(other)
             // The first row names every column (a query on a column no row has is an error).
-            let first: Record = ["id": 0, "author": "ann", "text": "the first", "flag": false]
+            let first: TableRow = ["id": 0, "author": "ann", "text": "the first", "flag": false]
             _ = try await store.insert([first], into: "Updates", onConflict: .ignore)
         }
         var generator = SplitMix(seed: 0x5CA7)
         var nextID: Int64 = 0
         let authors = ["ann", "bob", "cy", "dee"]
-        func filter() -> TableStorage.Predicate {
+        func filter() -> TableStorage.RowPredicate {
             switch generator.next() % 4 {
-            case 0: Column("author") == .string(authors[Int(generator.next() % 4)])
-            case 1: Column("text").contains(["the", "\\\"", "é", "x"][Int(generator.next() % 4)])
-            case 2: Column("flag") == true || Column("author").hasPrefix("d")
-            default: !(Column("author") == "ann") && Column("text").contains("a")
+            case 0: TableColumn("author") == .string(authors[Int(generator.next() % 4)])
+            case 1: TableColumn("text").contains(["the", "\\\"", "é", "x"][Int(generator.next() % 4)])
+            case 2: TableColumn("flag") == true || TableColumn("author").hasPrefix("d")
+            default: !(TableColumn("author") == "ann") && TableColumn("text").contains("a")
             }
         }
         for step in 0..<300 {
@@ -148,7 +148,7 @@ struct ScanTests {
             case 0, 1:
                 // A batch into one of the two tables, so a table's rows have the other's between them.
                 let table = generator.next() % 3 == 0 ? "Other" : "Updates"
-                var rows: [Record] = []
+                var rows: [TableRow] = []
                 for _ in 0..<Int(1 + generator.next() % 60) {
                     nextID += 1
                     rows.append([
@@ -183,7 +183,7 @@ struct ScanTests {
         file.close()
         let reopened = try await FileTableStore(directory: directory.url, configuration: configuration)
         #expect(try await reopened.read(all) == memory.read(all))
-        let byAuthor = Query("Updates", filter: Column("author") == "bob")
+        let byAuthor = Query("Updates", filter: TableColumn("author") == "bob")
         #expect(try await reopened.count(byAuthor) == memory.count(byAuthor))
         #expect(try await memory.count(Query("Updates")) > 100)
         reopened.close()

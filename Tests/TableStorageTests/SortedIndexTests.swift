@@ -6,12 +6,12 @@ import Testing
 /// Every check compares whole answers, so it holds whatever the seeded generator produced.
 @Suite("Sorted index")
 struct SortedIndexTests {
-    enum Column: CaseIterable, Sendable {
+    enum TableColumn: CaseIterable, Sendable {
         case int, date, double, string, intThenDouble
     }
 
     /// A value of the column's kind from a small range, so values repeat; sometimes `null`.
-    private static func value(_ column: Column, _ generator: inout SplitMix, step: Int) -> Value {
+    private static func value(_ column: TableColumn, _ generator: inout SplitMix, step: Int) -> Value {
         if generator.next() % 16 == 0 { return .null }
         let number = Int64(generator.next() % 600) - 300
         switch column {
@@ -58,7 +58,7 @@ struct SortedIndexTests {
         for probe in probes {
             let first = model.first { Value.compare($0.value, probe) == 0 }
             #expect(index.firstRow(equalTo: probe) == first?.row, "\(comment) first \(probe)")
-            let ops: [TableStorage.Predicate.Comparison] =
+            let ops: [TableStorage.RowPredicate.Comparison] =
                 probe.isNull
                 ? [.equal] : [.equal, .less, .lessOrEqual, .greater, .greaterOrEqual]
             for op in ops {
@@ -86,9 +86,9 @@ struct SortedIndexTests {
         #expect(index.positions(.notEqual, probes.first ?? .int(0)) == nil, comment)
     }
 
-    @Test("random inserts and removes give what a sorted array gives", arguments: Column.allCases)
-    func matchesSortedArray(column: Column) {
-        var generator = SplitMix(seed: 0x5EED_0000 + UInt64(Column.allCases.firstIndex(of: column) ?? 0))
+    @Test("random inserts and removes give what a sorted array gives", arguments: TableColumn.allCases)
+    func matchesSortedArray(column: TableColumn) {
+        var generator = SplitMix(seed: 0x5EED_0000 + UInt64(TableColumn.allCases.firstIndex(of: column) ?? 0))
         var index = SortedIndex()
         var model: [Entry] = []
         var nextRow = 0

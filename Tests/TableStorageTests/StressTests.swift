@@ -8,12 +8,12 @@ struct StressTests {
     /// 8 writers insert 40 batches of 20 rows each; 8 readers meanwhile check that every batch is seen whole
     /// (counts are multiples of 20, `newest` and ordered pages agree with the count).
     private static func stress(_ store: any TableStore) async throws {
-        try await store.createTable(TableDefinition(name: "Updates", uniqueKey: "twitterId", indexes: ["writer"]))
+        try await store.createTable(TableSchema(name: "Updates", uniqueKey: "twitterId", indexes: ["writer"]))
         try await withThrowingTaskGroup(of: Void.self) { group in
             for writer in 0..<8 {
                 group.addTask {
                     for batch in 0..<40 {
-                        let rows: [Record] = (0..<20).map { index in
+                        let rows: [TableRow] = (0..<20).map { index in
                             [
                                 "twitterId": .int(Int64(writer * 10_000 + batch * 20 + index)),
                                 "writer": .int(Int64(writer)),
@@ -28,10 +28,10 @@ struct StressTests {
                 group.addTask {
                     for _ in 0..<40 {
                         let count = try await store.count(
-                            Query("Updates").filter(Column("writer") == .int(Int64(reader))))
+                            Query("Updates").filter(TableColumn("writer") == .int(Int64(reader))))
                         #expect(count % 20 == 0, "a batch is visible whole or not at all")
                         let page = try await store.read(
-                            Query("Updates").filter(Column("writer") == .int(Int64(reader))).orderBy(
+                            Query("Updates").filter(TableColumn("writer") == .int(Int64(reader))).orderBy(
                                 .descending("twitterId")))
                         #expect(page.count % 20 == 0)
                         if let newest = try await store.newest(in: "Updates", by: "twitterId") {

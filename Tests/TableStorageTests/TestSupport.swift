@@ -63,19 +63,19 @@ actor ReopeningStore: TableStore {
         return store
     }
 
-    func createTable(_ definition: TableDefinition) async throws { try await store().createTable(definition) }
-    func definition(of table: String) async throws -> TableDefinition { try await store().definition(of: table) }
+    func createTable(_ definition: TableSchema) async throws { try await store().createTable(definition) }
+    func definition(of table: String) async throws -> TableSchema { try await store().definition(of: table) }
     func tableNames() async throws -> [String] { try await store().tableNames() }
-    func insert(_ rows: [Record], into table: String, onConflict: ConflictPolicy) async throws -> InsertSummary {
+    func insert(_ rows: [TableRow], into table: String, onConflict: ConflictPolicy) async throws -> InsertSummary {
         try await store().insert(rows, into: table, onConflict: onConflict)
     }
     func update(_ query: Query, set changes: [String: Value]) async throws -> Int {
         try await store().update(query, set: changes)
     }
     func delete(_ query: Query) async throws -> Int { try await store().delete(query) }
-    func read(_ query: Query) async throws -> [Record] { try await store().read(query) }
+    func read(_ query: Query) async throws -> [TableRow] { try await store().read(query) }
     func count(_ query: Query) async throws -> Int { try await store().count(query) }
-    func newest(in table: String, by column: String) async throws -> Record? {
+    func newest(in table: String, by column: String) async throws -> TableRow? {
         try await store().newest(in: table, by: column)
     }
 }

@@ -3,6 +3,7 @@ import HarvestDemo
 import HarvestTesting
 import TableStorage
 import Testing
+
 @testable import TweetHarvester
 
 /// The samples of `Docs/HarvestTesting.md` and `Docs/TableStorage.md` that are tests. `.ci/check-doc-samples`

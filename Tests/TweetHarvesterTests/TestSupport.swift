@@ -123,11 +123,11 @@ final class FaultyStore: TableStore {
         if fails { throw InjectedFault() }
     }
 
-    func createTable(_ definition: TableDefinition) async throws {
+    func createTable(_ definition: TableSchema) async throws {
         try await base.createTable(definition)
     }
 
-    func definition(of table: String) async throws -> TableDefinition {
+    func definition(of table: String) async throws -> TableSchema {
         try await base.definition(of: table)
     }
 
@@ -140,7 +140,7 @@ final class FaultyStore: TableStore {
         return try await base.update(query, set: changes)
     }
 
-    func insert(_ rows: [Record], into table: String, onConflict: ConflictPolicy) async throws -> InsertSummary {
+    func insert(_ rows: [TableRow], into table: String, onConflict: ConflictPolicy) async throws -> InsertSummary {
         try write()
         return try await base.insert(rows, into: table, onConflict: onConflict)
     }
@@ -150,7 +150,7 @@ final class FaultyStore: TableStore {
         return try await base.delete(query)
     }
 
-    func read(_ query: Query) async throws -> [Record] {
+    func read(_ query: Query) async throws -> [TableRow] {
         try await base.read(query)
     }
 
@@ -158,7 +158,7 @@ final class FaultyStore: TableStore {
         try await base.count(query)
     }
 
-    func newest(in table: String, by column: String) async throws -> Record? {
+    func newest(in table: String, by column: String) async throws -> TableRow? {
         try await base.newest(in: table, by: column)
     }
 }

@@ -69,15 +69,15 @@ func v1Page(_ tweets: [(id: UInt64, text: String, retweet: Bool, reply: Bool)], 
 
 /// A swift-log handler that keeps every record in memory.
 struct CapturingLogHandler: LogHandler {
-    struct Record: Sendable {
+    struct TableRow: Sendable {
         var level: Logger.Level
         var message: String
         var metadata: Logger.Metadata
     }
 
     final class Box: Sendable {
-        let records = Locked<[Record]>([])
-        var all: [Record] { records.withLock { $0 } }
+        let records = Locked<[TableRow]>([])
+        var all: [TableRow] { records.withLock { $0 } }
         /// Every message and metadata value, as text.
         var text: String {
             all.map { record in
@@ -100,7 +100,7 @@ struct CapturingLogHandler: LogHandler {
         var merged = metadata
         for (key, value) in event.metadata ?? [:] { merged[key] = value }
         box.records.withLock {
-            $0.append(Record(level: event.level, message: "\(event.message)", metadata: merged))
+            $0.append(TableRow(level: event.level, message: "\(event.message)", metadata: merged))
         }
     }
 

@@ -24,11 +24,11 @@ private func runFileStoreBenchmarks() async throws {
     defer { if removeAfter { try? FileManager.default.removeItem(at: directory) } }
     let label = rows >= 1_000_000 ? "\(rows / 1_000_000)M" : "\(rows / 1000)k"
     let texts = StorageBench.corpusTexts()
-    let definition = TableDefinition(name: "Updates", uniqueKey: "twitterId", indexes: ["date"])
+    let definition = TableSchema(name: "Updates", uniqueKey: "twitterId", indexes: ["date"])
 
     // Fill: batches of 10,000 rows, each one durable commit, made as they go (10M rows do not fit in memory).
     var milliseconds: Int64 = 1_704_067_200_000
-    func batch(_ start: Int, _ count: Int) -> [Record] {
+    func batch(_ start: Int, _ count: Int) -> [TableRow] {
         (start..<start + count).map { index in
             milliseconds += Int64(50 + index % 3_950)
             let id = ((milliseconds - StorageBench.twitterEpochMilliseconds) << 22) | Int64(index & 0xFFF)

@@ -17,7 +17,7 @@ enum SQLiteBaseline {
     }
 
     /// The batches as plain values.
-    static func rows(_ batches: [[Record]]) -> [[Row]] {
+    static func rows(_ batches: [[TableRow]]) -> [[Row]] {
         batches.map { batch in
             batch.map { record in
                 var row = Row(id: 0, text: "", author: "", date: 0)

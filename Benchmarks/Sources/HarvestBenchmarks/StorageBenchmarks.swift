@@ -116,10 +116,10 @@ enum StorageBench {
     }
 
     /// `rows` tweet-shaped rows in batches of 100, made before any timing starts (as the anchor does).
-    static func batches(rows: Int, texts: [String]) -> [[Record]] {
+    static func batches(rows: Int, texts: [String]) -> [[TableRow]] {
         var milliseconds: Int64 = 1_704_067_200_000
-        var batches: [[Record]] = []
-        var batch: [Record] = []
+        var batches: [[TableRow]] = []
+        var batch: [TableRow] = []
         batch.reserveCapacity(100)
         for index in 0..<rows {
             milliseconds += Int64(50 + index % 3_950)
@@ -139,8 +139,8 @@ enum StorageBench {
     }
 
     /// Creates `Updates` and inserts the batches, each one durable commit with insert-or-ignore.
-    static func fill(_ store: any TableStore, batches: [[Record]]) async throws {
-        try await store.createTable(TableDefinition(name: "Updates", uniqueKey: "twitterId"))
+    static func fill(_ store: any TableStore, batches: [[TableRow]]) async throws {
+        try await store.createTable(TableSchema(name: "Updates", uniqueKey: "twitterId"))
         for batch in batches {
             _ = try await store.insert(batch, into: "Updates", onConflict: .ignore)
         }

@@ -26,8 +26,8 @@ private func runStorageScanBenchmarks() async throws {
     try await StorageBench.fill(sqlite, batches: batches)
 
     // `user5` wrote one row in 997; "the" is in many of the corpus's texts.
-    let byAuthor = Query("Updates", filter: Column("author") == .string("user5"))
-    let byWord = Query("Updates", filter: Column("text").contains("the"))
+    let byAuthor = Query("Updates", filter: TableColumn("author") == .string("user5"))
+    let byWord = Query("Updates", filter: TableColumn("text").contains("the"))
     var seconds: [String: Double] = [:]
     for (label, store) in [("file", file as any TableStore), ("sqlite", sqlite as any TableStore)] {
         let counted = try await store.count(byAuthor)

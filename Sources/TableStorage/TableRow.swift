@@ -5,10 +5,10 @@
 /// that was inserted.
 ///
 /// ```swift
-/// var record: Record = ["twitterId": 1_700_000_000_000_000_123, "text": "hello"]
+/// var record: TableRow = ["twitterId": 1_700_000_000_000_000_123, "text": "hello"]
 /// record["author"] = "swift"
 /// ```
-public struct Record: Sendable, Hashable, ExpressibleByDictionaryLiteral, CustomStringConvertible {
+public struct TableRow: Sendable, Hashable, ExpressibleByDictionaryLiteral, CustomStringConvertible {
     /// The non-null fields of the record.
     public private(set) var fields: [String: Value]
 
@@ -51,10 +51,10 @@ public struct Record: Sendable, Hashable, ExpressibleByDictionaryLiteral, Custom
     }
 
     /// Keeps only `columns` (all columns when `nil`).
-    package func projected(_ columns: [String]?) -> Record {
+    package func projected(_ columns: [String]?) -> TableRow {
         guard let columns else { return self }
         var kept: [String: Value] = [:]
         for column in columns { if let value = fields[column] { kept[column] = value } }
-        return Record(trusted: kept)
+        return TableRow(trusted: kept)
     }
 }
