@@ -478,7 +478,7 @@ public final class PostgresTableStore: TableStore, Sendable {
     /// See `TableStore.insert(_:into:onConflict:)`.
     ///
     /// One `INSERT … SELECT … FROM unnest(…) ON CONFLICT …` statement for the batch (inside a transaction with the
-    /// `ALTER TABLE` when the batch brings new columns). Under ``ConflictPolicy/replace`` a stored row keeps its
+    /// `ALTER TABLE` when the batch brings new columns). Under `ConflictPolicy.replace` a stored row keeps its
     /// place in insertion order.
     public func insert(_ rows: [TableStorage.TableRow], into table: String, onConflict: ConflictPolicy) async throws
         -> InsertSummary
