@@ -179,20 +179,13 @@ struct JSONScanner {
     private mutating func skipContainer() throws(JSONScanError) {
         var depth = 0
         while index < end {
-            if end - index >= 8 {
-                let word = JSONScanner.word(at: base + index)
+            let skipped = skippedWord { word in
                 // `[`/`{` and `]`/`}` differ only in bit 5: fold them, then look for `{`, `}` and `"`.
                 let folded = word | JSONScanner.repeated(0x20)
-                let found =
-                    JSONScanner.zeroBytes(folded ^ JSONScanner.repeated(0x7B))
-                    | JSONScanner.zeroBytes(folded ^ JSONScanner.repeated(0x7D))
-                    | JSONScanner.zeroBytes(word ^ JSONScanner.repeated(0x22))
-                guard found != 0 else {
-                    index += 8
-                    continue
-                }
-                index += found.trailingZeroBitCount >> 3
+                return JSONScanner.zeroBytes(folded ^ JSONScanner.repeated(0x7B))
+                    | JSONScanner.zeroBytes(folded ^ JSONScanner.repeated(0x7D)) | JSONScanner.quotes(word)
             }
+            if skipped { continue }
             let byte = base[index]
             index += 1
             switch byte {
@@ -215,17 +208,7 @@ struct JSONScanner {
     @inline(__always)
     private mutating func skipStringBody() throws(JSONScanError) {
         while index < end {
-            if end - index >= 8 {
-                let word = JSONScanner.word(at: base + index)
-                let found =
-                    JSONScanner.zeroBytes(word ^ JSONScanner.repeated(0x22))
-                    | JSONScanner.zeroBytes(word ^ JSONScanner.repeated(0x5C))
-                guard found != 0 else {
-                    index += 8
-                    continue
-                }
-                index += found.trailingZeroBitCount >> 3
-            }
+            if skippedWord({ JSONScanner.quotes($0) | JSONScanner.backslashes($0) }) { continue }
             let byte = base[index]
             if byte == UInt8(ascii: "\"") {
                 index += 1
@@ -235,6 +218,30 @@ struct JSONScanner {
         }
         throw fail("unterminated string")
     }
+
+    /// One step of a scan eight bytes at a time. With at least eight bytes left, `marks` is given the next word:
+    /// when it marks no byte (see ``zeroBytes(_:)``) the word is passed over and the result is `true` (scan on);
+    /// otherwise `index` moves to the first marked byte and the result is `false`. With fewer left: `false`, and
+    /// `index` stays, for the caller to read byte by byte.
+    @inline(__always)
+    private mutating func skippedWord(_ marks: (UInt64) -> UInt64) -> Bool {
+        guard end - index >= 8 else { return false }
+        let found = marks(JSONScanner.word(at: base + index))
+        guard found != 0 else {
+            index += 8
+            return true
+        }
+        index += found.trailingZeroBitCount >> 3
+        return false
+    }
+
+    /// The marks of the `"` bytes of a word (``zeroBytes(_:)``).
+    @inline(__always)
+    static func quotes(_ word: UInt64) -> UInt64 { zeroBytes(word ^ repeated(0x22)) }
+
+    /// The marks of the `\` bytes of a word (``zeroBytes(_:)``).
+    @inline(__always)
+    static func backslashes(_ word: UInt64) -> UInt64 { zeroBytes(word ^ repeated(0x5C)) }
 
     /// The eight bytes at `address`, the first in the lowest bits whatever the machine's byte order.
     @inline(__always)
@@ -295,18 +302,11 @@ struct JSONScanner {
         let start = index
         var ampersand = false
         while index < end {
-            if end - index >= 8 {
-                let word = JSONScanner.word(at: base + index)
-                let found =
-                    JSONScanner.zeroBytes(word ^ JSONScanner.repeated(0x22))
-                    | JSONScanner.zeroBytes(word ^ JSONScanner.repeated(0x5C))
-                    | JSONScanner.zeroBytes(word ^ JSONScanner.repeated(0x26))
-                guard found != 0 else {
-                    index += 8
-                    continue
-                }
-                index += found.trailingZeroBitCount >> 3
+            let skipped = skippedWord {
+                JSONScanner.quotes($0) | JSONScanner.backslashes($0)
+                    | JSONScanner.zeroBytes($0 ^ JSONScanner.repeated(0x26))
             }
+            if skipped { continue }
             let byte = base[index]
             if byte == UInt8(ascii: "\"") {
                 let raw = UnsafeBufferPointer(start: base + start, count: index - start)
