@@ -87,7 +87,7 @@ let package = Package(
         .target(
             name: "TableStoragePostgres",
             dependencies: [
-                "TableStorage", "HarvestLocking",
+                "TableStorage", "CronScheduler", "HarvestLocking",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -203,7 +203,7 @@ let package = Package(
         .testTarget(
             name: "TableStoragePostgresTests",
             dependencies: [
-                "TableStorage", "TableStoragePostgres", "HarvestTesting", "HarvestLocking",
+                "TableStorage", "TableStoragePostgres", "CronScheduler", "HarvestTesting", "HarvestLocking",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "InMemoryLogging", package: "swift-log"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),

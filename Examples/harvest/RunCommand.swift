@@ -34,8 +34,14 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: .customLong("max-concurrent"), help: "How many jobs may run at once (default 1).")
     var maxConcurrent: Int = 1
 
-    @Option(help: "Run every DUR from now: 30s, 15m, 1h, 1d.")
+    @Option(help: "Run every DUR from now: 30s, 15m, 1h, 1d (on a PostgreSQL store: at multiples of DUR since 1970).")
     var every: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "On a PostgreSQL store, how long a job's lease lasts without renewal (default 30s).",
+            discussion: "A job whose process died passes to another within the lease plus one period."))
+    var lease: String?
 
     func run() async throws {
         try await reportingErrors("run") {
@@ -43,11 +49,22 @@ struct RunCommand: AsyncParsableCommand {
             let clock = SystemClock()
             let spec = try StoreSpec(parsing: options.store)
             let (jobs, transport) = try options.resolve(clock: clock)
-            let schedule = try resolveSchedule(now: clock.now)
+            let isFleet = if case .postgres = spec { true } else { false }
+            let schedule = try resolveSchedule(now: clock.now, aligned: isFleet)
             guard maxConcurrent >= 1 else {
                 throw UsageError("--max-concurrent must be at least 1, got \(maxConcurrent)")
             }
-            try await spec.withStore(logger: logger) { store in
+            var leaseDuration: Duration?
+            if let lease {
+                guard isFleet else { throw UsageError("--lease applies to a PostgreSQL store (--store postgres://…)") }
+                do {
+                    let parsed = try DurationText(parsing: lease)
+                    leaseDuration = .seconds(parsed.count * parsed.unit.seconds)
+                } catch {
+                    throw UsageError("--lease: \(error)")
+                }
+            }
+            try await spec.withStore(logger: logger, lease: leaseDuration) { store, coordinator in
                 let totals = RunTotals()
                 let harvesters = try jobs.map { settings in
                     var settings = settings
@@ -60,6 +77,7 @@ struct RunCommand: AsyncParsableCommand {
                 }
                 var scheduler = JobScheduler.Configuration()
                 scheduler.maxConcurrentRuns = maxConcurrent
+                scheduler.coordinator = coordinator
                 let service = try HarvestService(harvesters, configuration: scheduler, clock: clock, logger: logger)
                 let queries = jobs.map(\.query).joined(separator: ", ")
                 FileHandle.standardError.write(
@@ -72,7 +90,11 @@ struct RunCommand: AsyncParsableCommand {
                 configuration.maximumGracefulShutdownDuration = .seconds(30)
                 let group = ServiceGroup(configuration: configuration)
                 // The first run starts now, not one interval from now; its failure is reported like any other run's.
-                for harvester in harvesters { _ = try? await harvester.runOnce() }
+                // In a fleet every run is one of the schedule's occurrences, granted to one process: none starts
+                // on its own.
+                if !isFleet {
+                    for harvester in harvesters { _ = try? await harvester.runOnce() }
+                }
                 do {
                     try await group.run()
                 } catch is CancellationError {
@@ -88,7 +110,9 @@ struct RunCommand: AsyncParsableCommand {
         return "every \(every ?? (options.demo ? "30s" : "hour, on the hour (UTC)"))"
     }
 
-    private func resolveSchedule(now: Date) throws -> Schedule {
+    /// The schedule; with `aligned` (a fleet), `--every` counts from a multiple of its duration since 1970, so
+    /// that every process of the fleet has the same occurrences.
+    private func resolveSchedule(now: Date, aligned: Bool = false) throws -> Schedule {
         if schedule != nil && every != nil { throw UsageError("give --schedule or --every, not both") }
         if timeZone != nil && schedule == nil { throw UsageError("--tz applies to --schedule; give --schedule too") }
         if let schedule {
@@ -107,7 +131,11 @@ struct RunCommand: AsyncParsableCommand {
         }
         if every == nil && !options.demo { return HarvestSettings.hourly }
         do {
-            return ScheduleText.every(try DurationText(parsing: every ?? "30s"), from: now)
+            let duration = try DurationText(parsing: every ?? "30s")
+            guard aligned else { return ScheduleText.every(duration, from: now) }
+            let period = Double(duration.count * duration.unit.seconds)
+            let start = Date(timeIntervalSince1970: (now.timeIntervalSince1970 / period).rounded(.down) * period)
+            return ScheduleText.every(duration, from: start)
         } catch {
             throw UsageError("--every: \(error)")
         }

@@ -1,3 +1,4 @@
+import CronScheduler
 import Foundation
 import Logging
 import PostgresNIO
@@ -51,8 +52,18 @@ enum StoreSpec: Equatable, CustomStringConvertible {
     func withStore<T: Sendable>(
         logger: Logger, readOnly: Bool = false, _ body: (any TableStore) async throws -> T
     ) async throws -> T {
+        try await withStore(logger: logger, readOnly: readOnly, lease: nil) { store, _ in try await body(store) }
+    }
+
+    /// Runs `body` with the opened store and the coordinator its scheduler needs: on a PostgreSQL store a
+    /// `PostgresRunCoordinator` with leases of `lease` (the process joins the fleet on that database), on any other
+    /// store the one-process `LocalRunCoordinator`.
+    func withStore<T: Sendable>(
+        logger: Logger, readOnly: Bool = false, lease: Duration?,
+        _ body: (any TableStore, any RunCoordinator) async throws -> T
+    ) async throws -> T {
         guard case .postgres(let url) = self else {
-            return try await body(try await open(logger: logger, readOnly: readOnly))
+            return try await body(try await open(logger: logger, readOnly: readOnly), LocalRunCoordinator())
         }
         do {
             try await PostgresTableStore.checkConnection(to: url, logger: logger)
@@ -66,7 +77,9 @@ enum StoreSpec: Equatable, CustomStringConvertible {
             } catch {
                 throw UsageError("cannot open store \(self): \(error)")
             }
-            return try await body(store)
+            var fleet = PostgresRunCoordinator.Configuration()
+            if let lease { fleet.leaseDuration = lease }
+            return try await body(store, PostgresRunCoordinator(client: client, configuration: fleet, logger: logger))
         }
     }
 

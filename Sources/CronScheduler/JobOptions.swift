@@ -77,6 +77,18 @@ public struct RunRecord: Sendable, Hashable, CustomStringConvertible {
     /// Whether the run was asked for with ``JobScheduler/runNow(_:)``.
     public var isManual: Bool
 
+    /// Creates a record, for example in a test of a ``RunCoordinator``.
+    public init(
+        job: String, scheduledAt: Date, startedAt: Date?, endedAt: Date?, outcome: Outcome, isManual: Bool
+    ) {
+        self.job = job
+        self.scheduledAt = scheduledAt
+        self.startedAt = startedAt
+        self.endedAt = endedAt
+        self.outcome = outcome
+        self.isManual = isManual
+    }
+
     /// Such as `harvest @ 2026-11-24T10:00:00Z: succeeded`.
     public var description: String {
         "\(job) @ \(scheduledAt.formatted(.iso8601)): \(outcome)"

@@ -37,6 +37,10 @@ public actor JobScheduler: Service {
         /// Called after every run and every skipped occurrence, for example to persist the record.
         /// The default is none.
         public var onRunFinished: (@Sendable (RunRecord) async -> Void)?
+        /// Decides which process runs each occurrence when several processes run the same jobs. The default,
+        /// ``LocalRunCoordinator``, runs every occurrence here; a fleet shares one coordinator (such as
+        /// `PostgresRunCoordinator`), so that each occurrence runs in exactly one process.
+        public var coordinator: any RunCoordinator = LocalRunCoordinator()
 
         /// The defaults.
         public init() {}
@@ -258,15 +262,47 @@ public actor JobScheduler: Service {
     }
 
     private func execute(
-        _ job: String, _ occurrence: SchedulerCore.Occurrence, _ work: @Sendable () async throws -> Void
+        _ job: String, _ occurrence: SchedulerCore.Occurrence, _ work: @escaping @Sendable () async throws -> Void
     ) async {
         var logger = self.logger
         logger[metadataKey: "th.job"] = "\(job)"
+        let scheduled = ScheduledOccurrence(
+            job: job, scheduledAt: occurrence.scheduledAt, isManual: occurrence.isManual)
+        let coordinator = configuration.coordinator
+        let claim: RunClaim
+        do {
+            switch try await coordinator.claim(scheduled) {
+            case .granted(let granted):
+                claim = granted
+            case .declined(let reason):
+                logger.debug("run declined by the coordinator", metadata: ["th.reason": "\(reason)"])
+                await conclude(
+                    job, occurrence,
+                    RunRecord(
+                        job: job, scheduledAt: occurrence.scheduledAt, startedAt: nil, endedAt: nil,
+                        outcome: .skipped(reason), isManual: occurrence.isManual))
+                return
+            }
+        } catch {
+            // Without a decision the run might happen twice in the fleet: it does not happen here.
+            logger.warning("run not claimed", metadata: ["th.error": "\(error)"])
+            await conclude(
+                job, occurrence,
+                RunRecord(
+                    job: job, scheduledAt: occurrence.scheduledAt, startedAt: nil, endedAt: nil,
+                    outcome: .failed("not claimed: \(error)"), isManual: occurrence.isManual))
+            return
+        }
         let started = clock.now
-        logger.debug("run started", metadata: ["th.scheduled": "\(occurrence.scheduledAt)"])
+        logger.debug(
+            "run started", metadata: ["th.scheduled": "\(occurrence.scheduledAt)", "th.holder": "\(claim.holder)"])
         var outcome = RunRecord.Outcome.succeeded
         do {
-            try await work()
+            try await RunClaim.$current.withValue(claim) {
+                try await Self.run(work, keeping: claim, with: coordinator, clock: clock, logger: logger)
+            }
+        } catch let lost as ClaimLost {
+            outcome = .failed("\(lost)")
         } catch is CancellationError {
             outcome = .cancelled
         } catch {
@@ -281,11 +317,54 @@ public actor JobScheduler: Service {
         } else {
             logger.debug("run finished", metadata: ["th.outcome": "\(outcome)"])
         }
+        await coordinator.release(claim, record: runRecord)
+        await conclude(job, occurrence, runRecord)
+    }
+
+    /// Records a run (or a declined or unclaimed occurrence), frees the job and reports it.
+    private func conclude(_ job: String, _ occurrence: SchedulerCore.Occurrence, _ runRecord: RunRecord) async {
         record(runRecord)
         if occurrence.isManual { finishWaiter(job, runRecord) }
         core.finished(job)
         if let hook = configuration.onRunFinished { await hook(runRecord) }
         eventSink.yield(.changed)
+    }
+
+    /// Runs `work`, renewing `claim` every ``RunCoordinator/renewalInterval`` in a child task; when a renewal says
+    /// the claim is lost, `work` is cancelled and ``ClaimLost`` is thrown.
+    private static func run(
+        _ work: @escaping @Sendable () async throws -> Void, keeping claim: RunClaim,
+        with coordinator: any RunCoordinator, clock: any WallClock, logger: Logger
+    ) async throws {
+        guard let interval = coordinator.renewalInterval else {
+            try await work()
+            return
+        }
+        try await withThrowingTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                try await work()
+                return true
+            }
+            group.addTask {
+                while true {
+                    try await clock.sleep(until: clock.now.addingTimeInterval(interval.timeInterval))
+                    do {
+                        if try await !coordinator.renew(claim) { return false }
+                    } catch is CancellationError {
+                        throw CancellationError()
+                    } catch {
+                        logger.warning("claim not renewed; trying again", metadata: ["th.error": "\(error)"])
+                    }
+                }
+            }
+            // The first child to end decides: the work's end (or error), or the loss of the claim.
+            let workEnded = try await group.next() ?? true
+            group.cancelAll()
+            if !workEnded {
+                logger.warning("claim lost: the run is cancelled", metadata: ["th.claim": "\(claim)"])
+                throw ClaimLost(claim: claim)
+            }
+        }
     }
 
     private func record(_ record: RunRecord) {
@@ -332,6 +411,12 @@ public actor JobScheduler: Service {
         timerDisarm = nil
         timerDeadline = nil
     }
+}
+
+/// The error of a run whose claim another process took over while it ran.
+struct ClaimLost: Error, CustomStringConvertible {
+    var claim: RunClaim
+    var description: String { "the claim was lost to another process: \(claim)" }
 }
 
 /// A one-shot signal that ends a timer's task: ``wait()`` returns once ``fire()`` is called (before or after it

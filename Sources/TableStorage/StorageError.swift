@@ -9,7 +9,7 @@ public struct StorageError: Error, Hashable, Sendable, CustomStringConvertible {
             case missingTable, conflictingDefinition, invalidDefinition, unknownColumn, typeMismatch, invalidValue,
                 missingUniqueKey, duplicateKey, notIndexed, invalidQuery, malformedStore, readOnly, diskFull, locked,
                 io,
-                closed, unsupportedType, connectionLost
+                closed, unsupportedType, connectionLost, fenced
         }
         private let kind: Kind
         private init(_ kind: Kind) { self.kind = kind }
@@ -53,6 +53,9 @@ public struct StorageError: Error, Hashable, Sendable, CustomStringConvertible {
         /// `PostgresTableStore`). The failed operation was rolled back by the server, unless the connection was lost
         /// while its commit was in flight, in which case it may have been committed; the next call connects again.
         public static let connectionLost = Code(.connectionLost)
+        /// The write carried a ``WriteFence`` that is no longer current: the job it was written for has passed to
+        /// another process since (a fleet's holder that was paused or cut off). Nothing of the write was stored.
+        public static let fenced = Code(.fenced)
 
         /// The code's name, such as `typeMismatch`.
         public var description: String { kind.rawValue }

@@ -21,6 +21,9 @@ import TableStorage
 ///   null-safe (`IS NOT DISTINCT FROM`), and every other comparison is false for a row without the column.
 /// - Several processes may share a store: column additions are serialised by a row lock on the table's
 ///   definition, and a process that meets a column another process added reloads the definition.
+/// - A write made while `WriteFence.current` is set (a run granted by ``PostgresRunCoordinator``) first checks, in
+///   its own transaction, that the fence is still its job's newest, and fails with `StorageError.Code.fenced`
+///   otherwise, storing nothing.
 ///
 /// The store does not run its client: run the `PostgresClient` in a task of yours for as long as the store is
 /// used (the pattern postgres-nio documents, or a swift-service-lifecycle `ServiceGroup`), or let
@@ -257,6 +260,28 @@ public final class PostgresTableStore: TableStore, Sendable {
         logger: Logger
     ) async throws -> [PostgresRow] {
         try await connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger).collect()
+    }
+
+    /// The fleet's lease table in this store's schema, where a write's fence is checked.
+    private var leases: String { PostgresFleetTables(schema: configuration.schema).leases }
+
+    /// Fails with `StorageError.Code.fenced` unless `fence` is still its job's newest token; the share lock it
+    /// takes on the lease holds a hand-over back until the write's transaction ends, so a write that passes the
+    /// check commits before any newer holder is granted the job.
+    private static func check(
+        _ fence: WriteFence?, leases: String, table: String, _ connection: PostgresConnection, logger: Logger
+    ) async throws {
+        guard let fence else { return }
+        var binds = PostgresBindings()
+        binds.append(fence.job)
+        binds.append(fence.token)
+        let rows = try await Self.rows(
+            connection, "SELECT 1 FROM \(leases) WHERE job = $1 AND fence = $2 FOR SHARE", binds, logger: logger)
+        if rows.isEmpty {
+            throw StorageError(
+                .fenced, table: table,
+                message: "the write's fence \(fence) is stale: another process has been granted the job since")
+        }
     }
 
     // MARK: Definitions
@@ -504,15 +529,25 @@ public final class PostgresTableStore: TableStore, Sendable {
         }
         let catalog = self.catalog
         let sqlTable = qualified(table)
+        let fence = WriteFence.current
+        let leases = self.leases
         let returned: [PostgresRow]
         let schema: TableState
         do {
-            if admitted.types == cached.types {
+            if admitted.types == cached.types, fence != nil {
+                returned = try await transaction(table: table) { connection, logger in
+                    try await Self.check(fence, leases: leases, table: table, connection, logger: logger)
+                    let (sql, binds) = Self.insertStatement(rows, into: admitted, table: sqlTable, policy: onConflict)
+                    return try await Self.rows(connection, sql, binds, logger: logger)
+                }
+                schema = admitted
+            } else if admitted.types == cached.types {
                 let (sql, binds) = Self.insertStatement(rows, into: admitted, table: sqlTable, policy: onConflict)
                 returned = try await execute(sql, binds, table: table)
                 schema = admitted
             } else {
                 (returned, schema) = try await transaction(table: table) { connection, logger in
+                    try await Self.check(fence, leases: leases, table: table, connection, logger: logger)
                     // Another process may have added columns since this one loaded the definition.
                     guard
                         let fresh = try await Self.loadSchema(
@@ -641,7 +676,10 @@ public final class PostgresTableStore: TableStore, Sendable {
         guard !changes.isEmpty else { return try await count(Query(query.table, filter: query.filter)) }
         let catalog = self.catalog
         let table = qualified(query.table)
+        let fence = WriteFence.current
+        let leases = self.leases
         let (count, schema) = try await transaction(table: query.table) { connection, logger -> (Int, TableState) in
+            try await Self.check(fence, leases: leases, table: query.table, connection, logger: logger)
             var schema = cached
             if admitted.types != cached.types {
                 guard
@@ -690,9 +728,18 @@ public final class PostgresTableStore: TableStore, Sendable {
         let table = qualified(query.table)
         var sql = PostgresSQL(schema: schema)
         let selection = sql.selection(from: table, query)
-        let rows = try await execute(
+        let statement =
             "WITH gone AS (DELETE FROM \(table) WHERE \"_th_rowid\" IN (\(selection)) RETURNING 1) "
-                + "SELECT count(*) FROM gone", sql.binds, table: query.table)
+            + "SELECT count(*) FROM gone"
+        guard let fence = WriteFence.current else {
+            return try Self.decodeCount(try await execute(statement, sql.binds, table: query.table), table: query.table)
+        }
+        let leases = self.leases
+        let binds = sql.binds
+        let rows = try await transaction(table: query.table) { connection, logger in
+            try await Self.check(fence, leases: leases, table: query.table, connection, logger: logger)
+            return try await Self.rows(connection, statement, binds, logger: logger)
+        }
         return try Self.decodeCount(rows, table: query.table)
     }
 

@@ -1,3 +1,4 @@
+import CronScheduler
 import Foundation
 import HarvestClock
 import HarvestLocking
@@ -26,7 +27,20 @@ struct HarvestJob {
 
     /// Runs the job once and returns its report; the report is also stored in the runs table, also when
     /// the run fails (the error is rethrown).
+    ///
+    /// Inside a run a `JobScheduler` started, the run records the scheduler's `RunClaim.current`, and its writes
+    /// carry the claim's fencing token (`WriteFence.current`), so that a store shared by a fleet refuses them once
+    /// another process has been granted the job.
     func run(runNumber: Int) async throws -> HarvestReport {
+        let claim = RunClaim.current
+        guard let fence = claim?.fence else { return try await run(runNumber: runNumber, claim: claim) }
+        let job = claim?.occurrence.job ?? settings.resolvedJobName
+        return try await WriteFence.$current.withValue(WriteFence(job: job, token: fence)) {
+            try await run(runNumber: runNumber, claim: claim)
+        }
+    }
+
+    private func run(runNumber: Int, claim: RunClaim?) async throws -> HarvestReport {
         var logger = self.logger
         let runID = UUID()
         logger[metadataKey: "th.run"] = "\(runNumber)"
@@ -41,8 +55,9 @@ struct HarvestJob {
         let client = try SearchClient(
             credentials: settings.credentials, configuration: configuration, transport: transport, clock: clock,
             logger: logger)
-        var walk = Walk(
-            job: self, client: client, logger: logger, report: HarvestReport(startedAt: clock.now, runID: runID))
+        var started = HarvestReport(startedAt: clock.now, runID: runID)
+        started.claim = claim
+        var walk = Walk(job: self, client: client, logger: logger, report: started)
         var failure: (any Error)?
         do {
             try await prepareTables()

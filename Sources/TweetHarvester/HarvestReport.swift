@@ -37,6 +37,9 @@ public struct HarvestReport: Sendable, Hashable, CustomStringConvertible {
     public var resumedInterruptedRun: Bool = false
     /// Things the caller should know that did not stop the run, such as a stale `since_id` fallback.
     public var warnings: [String] = []
+    /// The scheduled occurrence the run was for and the process that ran it (with its fencing token in a fleet);
+    /// `nil` for a run not started by a `JobScheduler`, such as a direct ``Harvester/runOnce()``.
+    public var claim: RunClaim?
 
     /// Creates an empty report for a run that starts at `startedAt`.
     ///

@@ -1,3 +1,4 @@
+import CronScheduler
 import Foundation
 import HarvestClock
 import TableStorage
@@ -89,6 +90,11 @@ enum HarvestTables {
             "newestBefore": id(report.newestBefore),
             "newestAfter": id(report.newestAfter),
             "warnings": .string(report.warnings.joined(separator: "\n")),
+            // The occurrence and the process: "each occurrence once across the fleet" is checked from these.
+            "job": report.claim.map { .string($0.occurrence.job) } ?? .null,
+            "scheduledAt": report.claim.map { .date($0.occurrence.scheduledAt) } ?? .null,
+            "process": report.claim.map { .string($0.holder) } ?? .null,
+            "fence": report.claim?.fence.map { .int($0) } ?? .null,
         ])
     }
 }

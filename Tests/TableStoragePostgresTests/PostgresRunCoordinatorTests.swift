@@ -1,0 +1,190 @@
+import CronScheduler
+import Foundation
+import PostgresNIO
+import TableStorage
+import TableStoragePostgres
+import Testing
+
+/// `PostgresRunCoordinator` against a real server: coordinators with different holders stand for the processes of
+/// a fleet (each claim is a round trip to the database, as between processes).
+@Suite("PostgresRunCoordinator", .enabled(if: PostgresTestServer.runs, PostgresTestServer.skipNote))
+struct PostgresRunCoordinatorTests {
+    static let t0 = Date(timeIntervalSince1970: 1_767_225_600)  // 2026-01-01T00:00:00Z
+
+    static func coordinator(
+        _ client: PostgresClient, schema: String, holder: String, lease: Duration = .seconds(30)
+    ) -> PostgresRunCoordinator {
+        var configuration = PostgresRunCoordinator.Configuration()
+        configuration.schema = schema
+        configuration.holder = holder
+        configuration.leaseDuration = lease
+        return PostgresRunCoordinator(client: client, configuration: configuration)
+    }
+
+    /// Runs `body` with a running client and a new schema, dropped afterwards (also when `body` throws).
+    static func withSchema(_ body: (PostgresClient, String) async throws -> Void) async throws {
+        try await PostgresTestServer.withClient { client in
+            let schema = PostgresTestServer.newSchema()
+            do {
+                try await body(client, schema)
+            } catch {
+                try? await PostgresTestServer.dropSchemas([schema], client: client)
+                throw error
+            }
+            try await PostgresTestServer.dropSchemas([schema], client: client)
+        }
+    }
+
+    static func at(_ seconds: Double) -> ScheduledOccurrence {
+        ScheduledOccurrence(job: "harvest Updates q", scheduledAt: t0.addingTimeInterval(seconds))
+    }
+
+    static func granted(_ decision: RunClaimDecision) -> RunClaim? {
+        if case .granted(let claim) = decision { return claim }
+        return nil
+    }
+
+    static func reason(_ decision: RunClaimDecision) -> String? {
+        if case .declined(let reason) = decision { return reason }
+        return nil
+    }
+
+    static func record(_ claim: RunClaim, _ outcome: RunRecord.Outcome = .succeeded) -> RunRecord {
+        RunRecord(
+            job: claim.occurrence.job, scheduledAt: claim.occurrence.scheduledAt, startedAt: t0, endedAt: t0,
+            outcome: outcome, isManual: false)
+    }
+
+    @Test("one occurrence is granted once; a held lease declines the next; a process behind is declined")
+    func onceAndInOrder() async throws {
+        try await Self.withSchema { client, schema in
+            let a = Self.coordinator(client, schema: schema, holder: "host-a/1/aaaa")
+            let b = Self.coordinator(client, schema: schema, holder: "host-b/2/bbbb")
+
+            let first = try #require(Self.granted(try await a.claim(Self.at(60))))
+            #expect(first.fence == 1 && first.holder == "host-a/1/aaaa")
+            #expect(Self.reason(try await b.claim(Self.at(60))) == "ran in host-a/1/aaaa")
+            // The next occurrence while A's run still holds the lease.
+            #expect(Self.reason(try await b.claim(Self.at(120))) == "running in host-a/1/aaaa")
+            await a.release(first, record: Self.record(first))
+
+            let second = try #require(Self.granted(try await b.claim(Self.at(120))))
+            #expect(second.fence == 2 && second.holder == "host-b/2/bbbb")
+            await b.release(second, record: Self.record(second))
+            // A is behind (its clock is slow, or it slept): the occurrence B ran, and an older one, are declined.
+            #expect(Self.reason(try await a.claim(Self.at(120))) == "ran in host-b/2/bbbb")
+            #expect(Self.reason(try await a.claim(Self.at(90))) == "a later occurrence ran already")
+            // A renewal of a claim that passed to another holder says it is lost.
+            #expect(try await a.renew(first) == false)
+            #expect(try await b.renew(second) == true)
+
+            let history = try await a.occurrences(of: "harvest Updates q")
+            #expect(history.map(\.holder) == ["host-a/1/aaaa", "host-b/2/bbbb"])
+            #expect(
+                history.map(\.occurrence.scheduledAt) == [
+                    Self.t0.addingTimeInterval(60), Self.t0.addingTimeInterval(120),
+                ])
+            #expect(history.map(\.outcome) == ["succeeded", "succeeded"])
+            #expect(history.allSatisfy { $0.endedAt != nil })
+        }
+    }
+
+    @Test("a lease that is not renewed expires: another holder is granted the job after the lease time, not before")
+    func expiredLeasePasses() async throws {
+        try await Self.withSchema { client, schema in
+            let a = Self.coordinator(client, schema: schema, holder: "a", lease: .seconds(1))
+            let b = Self.coordinator(client, schema: schema, holder: "b", lease: .seconds(1))
+            // A is granted and then "killed": no renewal, no release.
+            let dead = try #require(Self.granted(try await a.claim(Self.at(1))))
+            let granted = ContinuousClock.now
+            #expect(Self.reason(try await b.claim(Self.at(2))) == "running in a")
+            var taken: RunClaim?
+            var tick = 3.0
+            while taken == nil {
+                try await Task.sleep(for: .milliseconds(100))
+                taken = Self.granted(try await b.claim(Self.at(tick)))
+                tick += 1
+                #expect(ContinuousClock.now - granted < .seconds(10), "the lease never expired")
+                if ContinuousClock.now - granted > .seconds(10) { break }
+            }
+            let waited = ContinuousClock.now - granted
+            #expect(waited >= .milliseconds(900), "not before the lease expired: \(waited)")
+            let claim = try #require(taken)
+            #expect(claim.fence == dead.fence.map { $0 + 1 })
+            #expect(try await a.renew(dead) == false)
+        }
+    }
+
+    @Test(
+        "fencing: a holder paused past its lease cannot write once another holder has the job; nothing it wrote stays")
+    func pausedHolderIsFenced() async throws {
+        try await Self.withSchema { client, schema in
+            let store = PostgresTestServer.store(client, schema: schema)
+            try await store.createTable(TableSchema(name: "Updates", uniqueKey: "twitterId"))
+            let a = Self.coordinator(client, schema: schema, holder: "a", lease: .seconds(1))
+            let b = Self.coordinator(client, schema: schema, holder: "b", lease: .seconds(1))
+
+            let old = try #require(Self.granted(try await a.claim(Self.at(1))))
+            let oldFence = WriteFence(job: old.occurrence.job, token: try #require(old.fence))
+            // While A holds the job its fenced writes go through.
+            let written = try await WriteFence.$current.withValue(oldFence) {
+                try await store.insert([["twitterId": 1, "text": "by a"]], into: "Updates")
+            }
+            #expect(written.inserted.count == 1)
+            // A "pauses" past its lease; B is granted the job.
+            try await Task.sleep(for: .milliseconds(1_300))
+            let new = try #require(Self.granted(try await b.claim(Self.at(2))))
+            let newFence = WriteFence(job: new.occurrence.job, token: try #require(new.fence))
+            // A resumes: every kind of write is refused, with the typed error, and stores nothing.
+            await WriteFence.$current.withValue(oldFence) {
+                await #expect {
+                    _ = try await store.insert([["twitterId": 2, "text": "by a, late"]], into: "Updates")
+                } throws: { ($0 as? StorageError)?.code == .fenced }
+                await #expect {
+                    _ = try await store.insert(
+                        [["twitterId": 3, "text": "by a, late", "newColumn": 1]], into: "Updates")
+                } throws: { ($0 as? StorageError)?.code == .fenced }
+                await #expect {
+                    _ = try await store.update(Query("Updates"), set: ["text": "overwritten by a"])
+                } throws: { ($0 as? StorageError)?.code == .fenced }
+                await #expect {
+                    _ = try await store.delete(Query("Updates"))
+                } throws: { ($0 as? StorageError)?.code == .fenced }
+            }
+            // B's writes go through.
+            try await WriteFence.$current.withValue(newFence) {
+                _ = try await store.insert([["twitterId": 4, "text": "by b"]], into: "Updates")
+            }
+            let rows = try await store.read(Query("Updates", order: [.ascending("twitterId")]))
+            #expect(rows.map { $0["text"] } == [.string("by a"), .string("by b")])
+            // Without a fence (a process outside the fleet's runs) the store writes as before.
+            _ = try await store.insert([["twitterId": 5, "text": "unfenced"]], into: "Updates")
+            #expect(try await store.count(Query("Updates")) == 3)
+        }
+    }
+
+    @Test("three holders racing for the same twenty occurrences: each is granted exactly once")
+    func racingHolders() async throws {
+        try await Self.withSchema { client, schema in
+            let holders = (0..<3).map { Self.coordinator(client, schema: schema, holder: "p\($0)") }
+            var grants: [Double: [String]] = [:]
+            for tick in 1...20 {
+                let seconds = Double(tick)
+                let claims = try await withThrowingTaskGroup(of: RunClaim?.self) { group in
+                    for holder in holders {
+                        group.addTask {
+                            guard let claim = Self.granted(try await holder.claim(Self.at(seconds))) else { return nil }
+                            await holder.release(claim, record: Self.record(claim))
+                            return claim
+                        }
+                    }
+                    return try await group.reduce(into: [RunClaim]()) { if let claim = $1 { $0.append(claim) } }
+                }
+                grants[seconds] = claims.map(\.holder)
+            }
+            #expect(grants.values.allSatisfy { $0.count == 1 }, "\(grants)")
+            let fences = try await holders[0].occurrences(of: "harvest Updates q").map(\.fence)
+            #expect(fences == Array(1...20))
+        }
+    }
+}
