@@ -1,0 +1,283 @@
+import Foundation
+import HarvestClock
+import HarvestDemo
+import HarvestTestServer
+import PostgresNIO
+import TableStorage
+import TableStoragePostgres
+import Testing
+import TwitterSearch
+
+@testable import TweetHarvester
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// Three `harvest run` processes on one PostgreSQL store, every second, against one demo search API served over HTTP
+/// on 127.0.0.1 (so that all see one timeline); the process that ran the latest occurrence is killed with `kill -9`
+/// at random moments and restarted. Afterwards the database and the server's request log must show each occurrence
+/// run once, no gap longer than the failover bound, no tweet stored twice and every tweet the API showed stored.
+@Suite("harvest fleet on PostgreSQL", .enabled(if: PostgresServer.runs, PostgresServer.skipNote), .serialized)
+struct HarvestFleetTests {
+    /// The lease of `--lease`, and the schedule's period (`--every 1s`).
+    static let lease = 2.0
+    static let period = 1.0
+    /// The failover bound the docs state: a lease plus one period; the test allows this much more for process and
+    /// database latency on a loaded machine.
+    static let slack = 2.5
+
+    @Test(
+        "kill -9 of the holder, again and again: each occurrence runs once, no gap beyond the bound, every tweet once")
+    func killTheHolder() async throws {
+        try await PostgresServer.withDatabase { spec, password in
+            var configuration = DemoTransport.Configuration()
+            configuration.rateLimit = 1_000_000
+            let demo = DemoTransport(configuration: configuration, clock: SystemClock())
+            // Aimed kills hold a request of a run and kill its process while the run waits for the answer.
+            let hold = RequestHold { _ in true }
+            defer { hold.release() }
+            // Every request's arrival, by the bearer token that names the process's generation.
+            let arrivals = Arrivals()
+            let route = TestHTTPServer.Route("GET", "/2/tweets/search/recent") { request in
+                arrivals.add(request.headers["authorization"] ?? "")
+                hold.pass(request)
+                return DemoOverHTTP.answer(request, from: demo)
+            }
+            let url = try PostgresURL(spec, password: password)
+            let client = PostgresClient(configuration: url.client())
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await client.run() }
+                defer { group.cancelAll() }
+                try await TestHTTPServer.withServer([route], idleLimit: 120) { server in
+                    try await Self.runFleet(
+                        spec: spec, password: password, server: server, client: client, demo: demo, hold: hold,
+                        arrivals: arrivals)
+                }
+            }
+        }
+    }
+
+    private static func runFleet(
+        spec: String, password: String, server: TestHTTPServer, client: PostgresClient, demo: DemoTransport,
+        hold: RequestHold, arrivals: Arrivals
+    ) async throws {
+        let started = Date()
+        var generation = 0
+        var generations: [Int32: Int] = [:]
+        func launch() throws -> FleetProcess {
+            generation += 1
+            let process = try FleetProcess(
+                generation: generation, store: spec, password: password, server: server.baseURL)
+            generations[process.pid] = generation
+            return process
+        }
+        var fleet = try (0..<3).map { _ in try launch() }
+        var killed = Set<Int>()
+        var random = SystemRandomNumberGenerator()
+        do {
+            try await Task.sleep(for: .seconds(3))
+            for kill in 0..<6 {
+                try await Task.sleep(for: .milliseconds(Int.random(in: 1_500...4_000, using: &random)))
+                let holder: String?
+                if kill.isMultiple(of: 2) {
+                    // Aimed: the next request of any run is held, and the process whose run holds the lease is
+                    // killed while it waits; its lease must expire before another process takes the job over.
+                    hold.arm(atMatch: 1)
+                    let deadline = Date().addingTimeInterval(10)
+                    let arrived = await offThePool { hold.waitForArrival { Date() < deadline } }
+                    #expect(arrived, "a run sent a request within 10 s")
+                    holder = try await client.query(
+                        "SELECT holder FROM \"_th_leases\" WHERE expires_at > clock_timestamp()"
+                    ).collect().first?.decode(String.self)
+                } else {
+                    // At a random moment: the holder of the latest granted occurrence, in a run or between two.
+                    holder = try await client.query(
+                        "SELECT holder FROM \"_th_occurrences\" ORDER BY fence DESC LIMIT 1"
+                    ).collect().first?.decode(String.self)
+                }
+                let pid = holder.flatMap { $0.split(separator: "/").dropFirst().first }.flatMap { Int32($0) }
+                guard let index = fleet.firstIndex(where: { $0.pid == pid }) else {
+                    hold.release()
+                    continue
+                }
+                fleet[index].kill(SIGKILL)
+                await fleet[index].wait()
+                hold.release()
+                killed.insert(fleet[index].generation)
+                try await Task.sleep(for: .milliseconds(Int.random(in: 200...1_500, using: &random)))
+                fleet[index] = try launch()
+            }
+            try await Task.sleep(for: .seconds(4))
+        } catch {
+            for process in fleet { process.kill(SIGKILL) }
+            throw error
+        }
+        // A graceful stop: the runs in progress finish.
+        for process in fleet { process.kill(SIGTERM) }
+        for process in fleet {
+            await process.wait(atMost: 40)
+            #expect(process.status == 0, "generation \(process.generation): \(process.errorOutput)")
+        }
+        let stopped = Date()
+
+        // Each occurrence once, in order: granted scheduled instants only grow with the fencing token.
+        let granted = try await client.query(
+            """
+            SELECT extract(epoch FROM scheduled_at)::double precision, holder, fence,
+              extract(epoch FROM claimed_at)::double precision, extract(epoch FROM ended_at)::double precision
+            FROM "_th_occurrences" WHERE NOT manual ORDER BY fence
+            """
+        ).collect().map { try $0.decode((Double, String, Int64, Double, Double?).self) }
+        let instants = granted.map(\.0)
+        #expect(instants == instants.sorted() && Set(instants).count == instants.count, "\(instants)")
+        let span = stopped.timeIntervalSince(started)
+        #expect(granted.count >= Int(span / 2), "\(granted.count) occurrences ran in \(span) s")
+        // No gap between two granted occurrences beyond the failover bound (a lease plus one period).
+        let claimed = granted.map(\.3)
+        let gaps = zip(claimed.dropFirst(), claimed).map { $0 - $1 }
+        let bound = Self.lease + Self.period + Self.slack
+        #expect(gaps.allSatisfy { $0 <= bound }, "largest gap \(gaps.max() ?? 0) s, bound \(bound) s")
+
+        // The runs killed in the middle (their occurrence never ended) passed on only when their lease expired:
+        // not before the lease minus one renewal interval (the last renewal may have come just before the kill).
+        let interrupted = granted.indices.dropLast().filter { granted[$0].4 == nil }
+        #expect(interrupted.count >= 2, "aimed kills interrupt runs: \(interrupted.count)")
+        for index in interrupted {
+            let takeover = claimed[index + 1] - claimed[index]
+            #expect(takeover >= Self.lease * 2 / 3 - 0.1, "a killed holder's job passed on after \(takeover) s")
+        }
+
+        // Every HarvestRuns row names the occurrence it ran and the process; no occurrence has two rows.
+        let store = PostgresTableStore(client: client)
+        let runs = try await store.read(Query("HarvestRuns"))
+        var seen = Set<Double>()
+        let grantedBy = Dictionary(uniqueKeysWithValues: granted.map { ($0.2, ($0.0, $0.1)) })
+        for row in runs {
+            guard case .date(let at)? = row["scheduledAt"], case .string(let process)? = row["process"],
+                case .int(let fence)? = row["fence"]
+            else {
+                Issue.record("a run row without its occurrence: \(row)")
+                continue
+            }
+            let instant = at.timeIntervalSince1970
+            #expect(seen.insert(instant).inserted, "occurrence \(at) has two HarvestRuns rows")
+            #expect(grantedBy[fence].map { abs($0.0 - instant) < 0.001 && $0.1 == process } == true, "\(row)")
+        }
+        #expect(runs.count >= granted.count - 7, "runs \(runs.count), granted \(granted.count)")
+
+        // The server's log: every request arrived while its process held the job (between the grant of its
+        // occurrence and the next grant), so no two processes ever ran the job at once and no occurrence ran twice.
+        func generationOf(holder: String) -> Int? {
+            holder.split(separator: "/").dropFirst().first.flatMap { Int32($0) }.flatMap { generations[$0] }
+        }
+        let log = arrivals.all
+        #expect(!log.isEmpty)
+        var strays: [String] = []
+        for (arrived, token) in log {
+            let sender = Int(token.split(separator: "-").last ?? "")
+            // The occurrence granted last before the request (50 ms allowed for the two clocks' reading).
+            guard let index = claimed.lastIndex(where: { $0 <= arrived.timeIntervalSince1970 + 0.05 }) else {
+                strays.append("\(token) before any grant")
+                continue
+            }
+            let holder = generationOf(holder: granted[index].1)
+            if holder != sender { strays.append("\(token) at \(arrived) in fence \(granted[index].2)'s run") }
+        }
+        #expect(strays.isEmpty, "requests outside their process's runs: \(strays)")
+
+        // No tweet stored twice, and every tweet the API showed up to the watermark is stored.
+        let ids = try await store.read(Query("Updates")).compactMap(HarvestTables.tweetID(of:))
+        #expect(ids.count == Set(ids).count)
+        let state = try #require(try await store.read(Query("HarvestState")).first)
+        let covered = try #require(HarvestTables.watermark(from: state).covered)
+        let window = DemoTransport.Configuration().window.timeInterval
+        let first = try #require(claimed.first)
+        let shown = demo.timeline(
+            after: Date(timeIntervalSince1970: first - window + 2), through: Date(timeIntervalSince1970: first + span))
+        let expected = Set(shown.filter { $0.kind != .retweet && $0.kind != .reply && $0.id <= covered }.map(\.id))
+        let stored = Set(ids)
+        #expect(!expected.isEmpty)
+        #expect(expected.subtracting(stored).isEmpty, "\(expected.subtracting(stored).count) tweets not stored")
+    }
+}
+
+/// The arrival time and `Authorization` header of every request the test server answered.
+final class Arrivals: @unchecked Sendable {
+    // @unchecked: the lock guards `entries`.
+    private let lock = NSLock()
+    private var entries: [(Date, String)] = []
+
+    func add(_ token: String) {
+        lock.withLock { entries.append((Date(), token)) }
+    }
+
+    var all: [(Date, String)] { lock.withLock { entries } }
+}
+
+/// One `harvest run` of the fleet: `--every 1s --lease 2s` on the store, against the test server, with a bearer
+/// token that names its generation (so the server's log says which process sent what).
+private final class FleetProcess: @unchecked Sendable {
+    // @unchecked: used from one test at a time.
+    private let process = Process()
+    private let errorFile: URL
+    let generation: Int
+
+    init(generation: Int, store: String, password: String, server: URL) throws {
+        self.generation = generation
+        process.executableURL = try HarvestBinary.url
+        process.arguments = [
+            "run", "--api", "v2", "--api-base", server.absoluteString, "--store", store, "--every", "1s", "--lease",
+            "\(Int(HarvestFleetTests.lease))s", "--log-level", "warning",
+        ]
+        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("TWITTER_") }
+        environment["TWITTER_BEARER_TOKEN"] = "fleet-\(generation)"
+        environment["PGPASSWORD"] = password
+        process.environment = environment
+        process.standardOutput = FileHandle.nullDevice
+        errorFile = FileManager.default.temporaryDirectory.appending(path: "th-fleet-stderr-\(UUID().uuidString)")
+        guard FileManager.default.createFile(atPath: errorFile.path, contents: nil) else {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: errorFile.path])
+        }
+        let errors = try FileHandle(forWritingTo: errorFile)
+        defer { try? errors.close() }
+        process.standardError = errors
+        try process.run()
+    }
+
+    deinit {
+        try? FileManager.default.removeItem(at: errorFile)
+    }
+
+    var pid: Int32 { process.processIdentifier }
+
+    func kill(_ signal: Int32) {
+        guard process.isRunning else { return }
+        #if canImport(Glibc)
+            _ = Glibc.kill(process.processIdentifier, signal)
+        #else
+            _ = Darwin.kill(process.processIdentifier, signal)
+        #endif
+    }
+
+    /// Waits for the process to exit, on a thread of its own.
+    func wait() async {
+        await offThePool { self.process.waitUntilExit() }
+    }
+
+    /// Waits up to `seconds` for the process to exit, then kills it.
+    func wait(atMost seconds: Double) async {
+        let deadline = Date().addingTimeInterval(seconds)
+        while process.isRunning && Date() < deadline {
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        kill(SIGKILL)
+        await wait()
+    }
+
+    var status: Int32 { process.terminationStatus }
+
+    var errorOutput: String { (try? String(contentsOf: errorFile, encoding: .utf8)) ?? "" }
+}
