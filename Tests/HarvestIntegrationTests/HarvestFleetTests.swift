@@ -2,6 +2,7 @@ import Foundation
 import HarvestClock
 import HarvestDemo
 import HarvestTestServer
+import HarvestTesting
 import PostgresNIO
 import TableStorage
 import TableStoragePostgres
@@ -204,6 +205,87 @@ struct HarvestFleetTests {
     }
 }
 
+extension HarvestFleetTests {
+    @Test("a holder paused with SIGSTOP past its lease, then continued, stores nothing after the new holder took over")
+    func pausedHolder() async throws {
+        try await PostgresServer.withDatabase { spec, password in
+            var configuration = DemoTransport.Configuration()
+            configuration.rateLimit = 1_000_000
+            let demo = DemoTransport(configuration: configuration, clock: SystemClock())
+            // The paused process's held request is answered from a day ahead: had it stored that page, ids from the
+            // future would be in the table.
+            let ahead = DemoTransport(configuration: configuration, clock: ManualClock(now: Date() + 86_400))
+            let hold = RequestHold { $0.headers["authorization"] == "Bearer fleet-1" }
+            defer { hold.release() }
+            let answeredAhead = Arrivals()
+            let route = TestHTTPServer.Route("GET", "/2/tweets/search/recent") { request in
+                hold.pass(request)
+                if request.headers["authorization"] == "Bearer fleet-1" && answeredAhead.all.isEmpty {
+                    answeredAhead.add("fleet-1")
+                    return DemoOverHTTP.answer(request, from: ahead)
+                }
+                return DemoOverHTTP.answer(request, from: demo)
+            }
+            let client = PostgresClient(configuration: try PostgresURL(spec, password: password).client())
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await client.run() }
+                defer { group.cancelAll() }
+                try await TestHTTPServer.withServer([route], idleLimit: 120) { server in
+                    hold.arm(atMatch: 1)
+                    let paused = try FleetProcess(
+                        generation: 1, store: spec, password: password, server: server.baseURL)
+                    var fresh: FleetProcess?
+                    defer {
+                        paused.kill(SIGKILL)
+                        fresh?.kill(SIGKILL)
+                    }
+                    let deadline = Date().addingTimeInterval(20)
+                    let arrived = await offThePool { hold.waitForArrival { paused.isRunning && Date() < deadline } }
+                    try #require(arrived, "the first process's run sent its request: \(paused.errorOutput)")
+                    paused.kill(SIGSTOP)
+                    let pausedFence = try #require(
+                        try await client.query("SELECT fence FROM \"_th_leases\"").collect().first?.decode(Int64.self))
+                    fresh = try FleetProcess(generation: 2, store: spec, password: password, server: server.baseURL)
+                    // The second process is granted the job once the paused one's lease has expired, and runs it.
+                    var taken = 0
+                    while taken < 2 && Date() < deadline {
+                        try await Task.sleep(for: .milliseconds(200))
+                        taken =
+                            try await client.query(
+                                "SELECT count(*) FROM \"_th_occurrences\" WHERE fence > \(pausedFence) AND outcome = 'succeeded'"
+                            ).collect().first?.decode(Int.self) ?? 0
+                    }
+                    #expect(taken >= 2, "the second process took the job over")
+                    // The paused process continues and receives its page.
+                    hold.release()
+                    paused.kill(SIGCONT)
+                    try await Task.sleep(for: .seconds(3))
+                    paused.kill(SIGTERM)
+                    fresh?.kill(SIGTERM)
+                    await paused.wait(atMost: 40)
+                    await fresh?.wait(atMost: 40)
+                    #expect(answeredAhead.all.count == 1, "the paused process's held request was answered")
+
+                    let store = PostgresTableStore(client: client)
+                    let ids = try await store.read(Query("Updates")).compactMap(HarvestTables.tweetID(of:))
+                    let now = demo.timeline(after: Date() - 600, through: Date()).map(\.id).max() ?? 0
+                    #expect(!ids.isEmpty)
+                    #expect(ids.allSatisfy { $0 <= now }, "a page the paused process received was stored")
+                    let state = try #require(try await store.read(Query("HarvestState")).first)
+                    let covered = try #require(HarvestTables.watermark(from: state).covered)
+                    #expect(covered <= now, "the paused process moved the watermark")
+                    let runs = try await store.read(Query("HarvestRuns"))
+                    #expect(!runs.contains { $0["fence"] == .int(pausedFence) }, "the paused run stored its report")
+                    let outcome = try await client.query(
+                        "SELECT outcome FROM \"_th_occurrences\" WHERE fence = \(pausedFence)"
+                    ).collect().first?.decode(String?.self)
+                    #expect(outcome != "succeeded", "the paused run did not succeed: \(outcome ?? "none")")
+                }
+            }
+        }
+    }
+}
+
 /// The arrival time and `Authorization` header of every request the test server answered.
 final class Arrivals: @unchecked Sendable {
     // @unchecked: the lock guards `entries`.
@@ -252,6 +334,8 @@ private final class FleetProcess: @unchecked Sendable {
     }
 
     var pid: Int32 { process.processIdentifier }
+
+    var isRunning: Bool { process.isRunning }
 
     func kill(_ signal: Int32) {
         guard process.isRunning else { return }
