@@ -8,7 +8,9 @@
 #   3. `initdb`s a cluster in a new temporary directory, starts it on a free port of 127.0.0.1 only (its Unix
 #      socket in that directory), with a random password (SCRAM) for TCP, and creates the database `th`;
 #   4. runs CMD as the current user with TH_POSTGRES_URL=postgres://USER:PASSWORD@127.0.0.1:PORT/th?sslmode=disable;
-#   5. stops the server and removes the directory when CMD ends, also when it fails or the script is interrupted.
+#   5. stops the server and removes the directory when CMD ends, also when it fails or the script is interrupted;
+#      a watchdog (a detached subshell polling the script's pid) stops the server with `pg_ctl -m immediate` and
+#      removes the directory within ~1 s when the script itself is killed with SIGKILL and cannot clean up.
 # The script exits with CMD's status. Works the same in CI and on a developer's machine.
 set -euo pipefail
 [ $# -gt 0 ] || { echo "usage: $0 CMD [ARG...]" >&2; exit 2; }
@@ -75,6 +77,18 @@ started=yes
 as_pg "$bin/pg_ctl" -D "$data" -l "$log" -w -t 60 \
     -o "-c listen_addresses=127.0.0.1 -p $port -k $work -c max_connections=200" start >/dev/null \
     || { cat "$log" >&2; exit 1; }
+# SIGKILL skips the traps above: a watchdog outside the script's process group (so that a kill of the group
+# does not take it too) waits for the script to be gone, then stops the server and removes the directory. When
+# the script cleans up itself, the watchdog finds the directory gone and only exits.
+script_pid=$$
+setsid bash -c '
+    script_pid=$1 work=$2 data=$3 ctl=$4 user=$5
+    as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u "$user" -- "$@"; else "$@"; fi; }
+    while kill -0 "$script_pid" 2>/dev/null; do sleep 0.5; done
+    [ -d "$data" ] || exit 0
+    as_pg "$ctl" -D "$data" -m immediate -w -t 30 stop >/dev/null 2>&1 || true
+    rm -rf "$work"
+' with-postgres-watchdog "$script_pid" "$work" "$data" "$bin/pg_ctl" "$pg_user" </dev/null >/dev/null 2>&1 &
 as_pg "$bin/createdb" -h "$work" -p "$port" -U "$pg_user" th
 
 export TH_POSTGRES_URL="postgres://$pg_user:$password@127.0.0.1:$port/th?sslmode=disable"
