@@ -144,7 +144,7 @@ struct PostgresTableStoreTests {
 
     @Test(
         "a connection lost in the middle of a batch: all of it or none, a typed error, and the next call reconnects",
-        .disabled("hangs beside other suites (a pool continuation is never resumed); passes alone; see #16"),
+        .timeLimit(.minutes(1)),
         arguments: [false, true])
     func connectionLostMidBatch(addsColumn: Bool) async throws {
         try await PostgresTestServer.withClient { client in
@@ -174,35 +174,54 @@ struct PostgresTableStoreTests {
                         "CREATE TRIGGER \"wait\" BEFORE INSERT ON \(table) FOR EACH ROW EXECUTE FUNCTION \(function)()")
             )
             let outcome = try await client.withConnection { holder in
-                try await holder.query(PostgresQuery(unsafeSQL: "SELECT pg_advisory_lock(\(lock))"), logger: logger)
-                async let inserted: StorageError? = {
-                    do {
-                        _ = try await store.insert(batch, into: "Updates")
-                        return nil
-                    } catch let error as StorageError {
-                        return error
-                    } catch {
-                        return StorageError(.io, message: "not a StorageError: \(error)")
+                _ = try await holder.query(
+                    PostgresQuery(unsafeSQL: "SELECT pg_advisory_lock(\(lock))"), logger: logger
+                ).collect()
+                let finished = Flag()
+                return try await withThrowingTaskGroup(of: StorageError?.self) { group in
+                    group.addTask {
+                        defer { finished.set() }
+                        do {
+                            _ = try await store.insert(batch, into: "Updates")
+                            return nil
+                        } catch let error as StorageError {
+                            return error
+                        } catch {
+                            return StorageError(.io, message: "not a StorageError: \(error)")
+                        }
                     }
-                }()
-                var binds = PostgresBindings()
-                binds.append(table)
-                var terminated = false
-                while !terminated {
-                    let rows = try await client.query(
-                        PostgresQuery(
-                            unsafeSQL:
-                                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                                + "AND wait_event = 'advisory' AND pid <> pg_backend_pid() "
-                                + "AND query LIKE 'INSERT INTO%' AND strpos(query, $1) > 0",
-                            binds: binds)
+                    // Until the batch's backend is seen waiting and terminated, or the insert ended without
+                    // waiting (a failure the expectations below report), or 30 s passed: never an endless loop.
+                    var binds = PostgresBindings()
+                    binds.append(table)
+                    let deadline = ContinuousClock.now + .seconds(30)
+                    var terminated = false
+                    var failure: (any Error)?
+                    do {
+                        while !terminated, !finished.isSet, ContinuousClock.now < deadline {
+                            let rows = try await client.query(
+                                PostgresQuery(
+                                    unsafeSQL:
+                                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE wait_event_type "
+                                        + "= 'Lock' AND wait_event = 'advisory' AND pid <> pg_backend_pid() "
+                                        + "AND query LIKE 'INSERT INTO%' AND strpos(query, $1) > 0",
+                                    binds: binds)
+                            ).collect()
+                            terminated = !rows.isEmpty
+                            if !terminated { try await Task.sleep(for: .milliseconds(20)) }
+                        }
+                    } catch {
+                        failure = error
+                    }
+                    // The lock goes before the insert is awaited (also when the loop failed): a batch still waiting
+                    // for it then ends, and the group never waits on a statement that cannot finish.
+                    _ = try await holder.query(
+                        PostgresQuery(unsafeSQL: "SELECT pg_advisory_unlock(\(lock))"), logger: logger
                     ).collect()
-                    terminated = !rows.isEmpty
-                    if !terminated { try await Task.sleep(for: .milliseconds(20)) }
+                    if let failure { throw failure }
+                    #expect(terminated, "the batch's backend was seen waiting for the lock and terminated")
+                    return try await group.next() ?? nil
                 }
-                let error = await inserted
-                try await holder.query(PostgresQuery(unsafeSQL: "SELECT pg_advisory_unlock(\(lock))"), logger: logger)
-                return error
             }
             #expect(
                 outcome?.code == .connectionLost, "the lost connection is a typed error: \(String(describing: outcome))"
