@@ -58,6 +58,7 @@ let package = Package(
             dependencies: [
                 "HarvestClock", "HarvestLocking",
                 "OAuthSigning",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
