@@ -47,9 +47,9 @@ struct RunCommand: AsyncParsableCommand {
             guard maxConcurrent >= 1 else {
                 throw UsageError("--max-concurrent must be at least 1, got \(maxConcurrent)")
             }
-            try await spec.withStore(logger: logger) { store in
+            try await spec.withStoreAndLedger(logger: logger) { store, ledger in
                 let totals = RunTotals()
-                let harvesters = try jobs.map { settings in
+                let harvesters = try jobs.sharingRateLimits(ledger).map { settings in
                     var settings = settings
                     settings.schedule = schedule
                     return try Harvester(

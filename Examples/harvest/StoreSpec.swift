@@ -4,6 +4,7 @@ import PostgresNIO
 import TableStorage
 import TableStoragePostgres
 import TableStorageSQLite
+import TwitterSearch
 
 /// `--store SPEC`: `memory`, `file:PATH`, `sqlite:PATH` or `postgres://USER@HOST:PORT/DB` (the password from the
 /// URL or `PGPASSWORD`, never printed).
@@ -51,8 +52,16 @@ enum StoreSpec: Equatable, CustomStringConvertible {
     func withStore<T: Sendable>(
         logger: Logger, readOnly: Bool = false, _ body: (any TableStore) async throws -> T
     ) async throws -> T {
+        try await withStoreAndLedger(logger: logger, readOnly: readOnly) { store, _ in try await body(store) }
+    }
+
+    /// Runs `body` with the opened store and, for a PostgreSQL store, a rate-limit ledger in its database (`nil`
+    /// for the others), which the harvesters of this process share with every other process on the database.
+    func withStoreAndLedger<T: Sendable>(
+        logger: Logger, readOnly: Bool = false, _ body: (any TableStore, (any RateLimitLedger)?) async throws -> T
+    ) async throws -> T {
         guard case .postgres(let url) = self else {
-            return try await body(try await open(logger: logger, readOnly: readOnly))
+            return try await body(try await open(logger: logger, readOnly: readOnly), nil)
         }
         do {
             try await PostgresTableStore.checkConnection(to: url, logger: logger)
@@ -66,7 +75,7 @@ enum StoreSpec: Equatable, CustomStringConvertible {
             } catch {
                 throw UsageError("cannot open store \(self): \(error)")
             }
-            return try await body(store)
+            return try await body(store, store.rateLimitLedger())
         }
     }
 
