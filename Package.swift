@@ -58,6 +58,7 @@ let package = Package(
             dependencies: [
                 "HarvestClock", "HarvestLocking",
                 "OAuthSigning",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -87,7 +88,7 @@ let package = Package(
         .target(
             name: "TableStoragePostgres",
             dependencies: [
-                "TableStorage", "CronScheduler", "HarvestLocking",
+                "TableStorage", "CronScheduler", "HarvestLocking", "HarvestClock", "TwitterSearch",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -240,7 +241,7 @@ let package = Package(
             name: "HarvestIntegrationTests",
             dependencies: [
                 "TweetHarvester", "HarvestDemo", "HarvestTestServer", "HarvestTesting", "TwitterSearch",
-                "TableStorage", "TableStorageSQLite", "TableStoragePostgres", "HarvestClock",
+                "TableStorage", "TableStorageSQLite", "TableStoragePostgres", "HarvestClock", "OAuthSigning",
                 // Built for the tests that run it as a child process and kill it.
                 "harvest",
                 .product(name: "HTTPTypes", package: "swift-http-types"),

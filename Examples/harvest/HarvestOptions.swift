@@ -12,7 +12,7 @@ struct HarvestOptions: ParsableArguments {
     @Option(help: "A search query (default #mobileservices); repeat it for several jobs, one per query.")
     var query: [String] = []
 
-    @Option(help: "Where to store tweets: memory, file:PATH or sqlite:PATH.")
+    @Option(help: "Where to store tweets: memory, file:PATH, sqlite:PATH or postgres://USER@HOST:PORT/DB.")
     var store: String = StoreSpec.defaultText
 
     @Option(help: "The table tweets are stored in.")
@@ -67,6 +67,19 @@ struct HarvestOptions: ParsableArguments {
             return one
         }
         return (each, transport)
+    }
+}
+
+extension [HarvestSettings] {
+    /// These settings with `ledger` as every job's rate-limit ledger, or as they are when there is none (the jobs,
+    /// made from one settings value, then share its in-process ledger).
+    func sharingRateLimits(_ ledger: (any RateLimitLedger)?) -> [HarvestSettings] {
+        guard let ledger else { return self }
+        return map { settings in
+            var settings = settings
+            settings.search.rateLimits = ledger
+            return settings
+        }
     }
 }
 

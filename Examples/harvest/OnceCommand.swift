@@ -25,8 +25,8 @@ struct OnceCommand: AsyncParsableCommand {
             let logger = try logging.makeLogger()
             let spec = try StoreSpec(parsing: options.store)
             let (jobs, transport) = try options.resolve(clock: SystemClock())
-            try await spec.withStore(logger: logger) { store in
-                for settings in jobs {
+            try await spec.withStoreAndLedger(logger: logger) { store, ledger in
+                for settings in jobs.sharingRateLimits(ledger) {
                     let harvester = try Harvester(
                         settings: settings, store: store, transport: transport, logger: logger)
                     let report = try await harvester.runOnce()

@@ -64,9 +64,9 @@ struct RunCommand: AsyncParsableCommand {
                     throw UsageError("--lease: \(error)")
                 }
             }
-            try await spec.withStore(logger: logger, lease: leaseDuration) { store, coordinator in
+            try await spec.withFleet(logger: logger, lease: leaseDuration) { store, fleet in
                 let totals = RunTotals()
-                let harvesters = try jobs.map { settings in
+                let harvesters = try jobs.sharingRateLimits(fleet.ledger).map { settings in
                     var settings = settings
                     settings.schedule = schedule
                     return try Harvester(
@@ -77,7 +77,7 @@ struct RunCommand: AsyncParsableCommand {
                 }
                 var scheduler = JobScheduler.Configuration()
                 scheduler.maxConcurrentRuns = maxConcurrent
-                scheduler.coordinator = coordinator
+                scheduler.coordinator = fleet.coordinator
                 let service = try HarvestService(harvesters, configuration: scheduler, clock: clock, logger: logger)
                 let queries = jobs.map(\.query).joined(separator: ", ")
                 FileHandle.standardError.write(

@@ -5,6 +5,7 @@ import PostgresNIO
 import TableStorage
 import TableStoragePostgres
 import TableStorageSQLite
+import TwitterSearch
 
 /// `--store SPEC`: `memory`, `file:PATH`, `sqlite:PATH` or `postgres://USER@HOST:PORT/DB` (the password from the
 /// URL or `PGPASSWORD`, never printed).
@@ -52,18 +53,34 @@ enum StoreSpec: Equatable, CustomStringConvertible {
     func withStore<T: Sendable>(
         logger: Logger, readOnly: Bool = false, _ body: (any TableStore) async throws -> T
     ) async throws -> T {
-        try await withStore(logger: logger, readOnly: readOnly, lease: nil) { store, _ in try await body(store) }
+        try await withFleet(logger: logger, readOnly: readOnly, lease: nil) { store, _ in try await body(store) }
     }
 
-    /// Runs `body` with the opened store and the coordinator its scheduler needs: on a PostgreSQL store a
-    /// `PostgresRunCoordinator` with leases of `lease` (the process joins the fleet on that database), on any other
-    /// store the one-process `LocalRunCoordinator`.
-    func withStore<T: Sendable>(
-        logger: Logger, readOnly: Bool = false, lease: Duration?,
-        _ body: (any TableStore, any RunCoordinator) async throws -> T
+    /// Runs `body` with the opened store and, for a PostgreSQL store, a rate-limit ledger in its database (`nil`
+    /// for the others), which the harvesters of this process share with every other process on the database.
+    func withStoreAndLedger<T: Sendable>(
+        logger: Logger, readOnly: Bool = false, _ body: (any TableStore, (any RateLimitLedger)?) async throws -> T
+    ) async throws -> T {
+        try await withFleet(logger: logger, readOnly: readOnly, lease: nil) { store, fleet in
+            try await body(store, fleet.ledger)
+        }
+    }
+
+    /// What a process shares with the other processes on its store: on a PostgreSQL store a `PostgresRunCoordinator`
+    /// (with leases of `lease`: the process joins the fleet) and the database's rate-limit ledger; on any other store
+    /// the one-process `LocalRunCoordinator` and no ledger.
+    struct Fleet {
+        var coordinator: any RunCoordinator
+        var ledger: (any RateLimitLedger)?
+    }
+
+    /// Runs `body` with the opened store and what it shares with the other processes on it.
+    func withFleet<T: Sendable>(
+        logger: Logger, readOnly: Bool = false, lease: Duration?, _ body: (any TableStore, Fleet) async throws -> T
     ) async throws -> T {
         guard case .postgres(let url) = self else {
-            return try await body(try await open(logger: logger, readOnly: readOnly), LocalRunCoordinator())
+            return try await body(
+                try await open(logger: logger, readOnly: readOnly), Fleet(coordinator: LocalRunCoordinator()))
         }
         do {
             try await PostgresTableStore.checkConnection(to: url, logger: logger)
@@ -79,7 +96,8 @@ enum StoreSpec: Equatable, CustomStringConvertible {
             }
             var fleet = PostgresRunCoordinator.Configuration()
             if let lease { fleet.leaseDuration = lease }
-            return try await body(store, PostgresRunCoordinator(client: client, configuration: fleet, logger: logger))
+            let coordinator = PostgresRunCoordinator(client: client, configuration: fleet, logger: logger)
+            return try await body(store, Fleet(coordinator: coordinator, ledger: store.rateLimitLedger()))
         }
     }
 

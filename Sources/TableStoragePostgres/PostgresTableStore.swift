@@ -55,8 +55,8 @@ public final class PostgresTableStore: TableStore, Sendable {
         var schemas: [String: TableState] = [:]
     }
 
-    private let client: PostgresClient
-    private let logger: Logger
+    let client: PostgresClient
+    let logger: Logger
     private let state = Locked(State())
     /// The store's settings.
     public let configuration: Configuration

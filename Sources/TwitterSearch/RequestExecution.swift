@@ -21,8 +21,9 @@ extension SearchClient {
         var failures = 0
         var rateLimitWaits = 0
         var lastFailure: SearchError?
+        let key = RateLimitKey(credential: rateLimitIdentity, endpoint: url.path)
         while true {
-            try await waitBeforeRequest(logger: logger)
+            try await waitBeforeRequest(key: key, logger: logger)
             var request = TransportRequest(method: method, url: url, body: body, timeout: configuration.requestTimeout)
             if let contentType { request.headerFields[.contentType] = contentType }
             request.headerFields[.accept] = "application/json"
@@ -56,6 +57,9 @@ extension SearchClient {
                 metadata: ["th.http.status": "\(response.status.code)", "th.bytes": "\(response.body.count)"])
 
             let status = response.status.code
+            if status != 429, status != 420, let rateLimit, rateLimit.remaining != nil, rateLimit.reset != nil {
+                try await recordShared(rateLimit, key: key, logger: logger)
+            }
             // Everything the server sent back passes this before it reaches an error, and from it a log or a row.
             let scrubber = await secretScrubber(authorization: request.headerFields[.authorization])
             switch status {
@@ -87,6 +91,11 @@ extension SearchClient {
                 // `x-rate-limit-reset`, else a `Retry-After` in seconds (as some proxies send), else the default.
                 let retryAfter = response.headerFields[.retryAfter].flatMap { TimeInterval($0) }
                 let reset = rateLimit?.reset ?? retryAfter.map { clock.now.addingTimeInterval($0) }
+                // Every client on the ledger pauses until the reset this one waits for, instead of learning it
+                // by a 429 of its own.
+                let pause = reset ?? clock.now.addingTimeInterval(policy.defaultRateLimitWait.timeInterval)
+                try await recordShared(
+                    RateLimit(limit: rateLimit?.limit, remaining: 0, reset: pause), key: key, logger: logger)
                 guard rateLimitWaits <= policy.maxRateLimitRetries else {
                     var failure = responseError(
                         response, sinceID: sinceID, isTokenRequest: isTokenRequest, scrubber: scrubber)
@@ -127,14 +136,35 @@ extension SearchClient {
         try await clock.sleep(until: clock.now.addingTimeInterval(delay.timeInterval))
     }
 
-    /// Waits as the rate limit and the minimum interval require before the next request.
-    private func waitBeforeRequest(logger: Logger) async throws {
-        let (last, limit) = (await gate.lastRequest, await gate.rateLimit)
+    /// Waits as the rate limit (as the ledger knows it) and the minimum interval require before the next request.
+    private func waitBeforeRequest(key: RateLimitKey, logger: Logger) async throws {
+        let last = await gate.lastRequest
+        let limit: RateLimit?
+        do {
+            limit = try await configuration.rateLimits.state(for: key)
+        } catch {
+            if error is CancellationError || Task.isCancelled { throw CancellationError() }
+            // The ledger advises: without it, the client goes by what it learnt itself.
+            logger.warning(
+                "rate-limit ledger not read", metadata: ["th.error": "\(error)", "th.rate.key": "\(key)"])
+            limit = await gate.rateLimit
+        }
         guard
             let (delay, reason) = configuration.policy.delayBeforeRequest(
                 now: clock.now, lastRequest: last, rateLimit: limit)
         else { return }
         try await sleep(delay, reason: reason, logger: logger)
+    }
+
+    /// Records `state` in the ledger; a ledger that fails is logged and passed over.
+    private func recordShared(_ state: RateLimit, key: RateLimitKey, logger: Logger) async throws {
+        do {
+            try await configuration.rateLimits.record(state, for: key)
+        } catch {
+            if error is CancellationError || Task.isCancelled { throw CancellationError() }
+            logger.warning(
+                "rate-limit ledger not written", metadata: ["th.error": "\(error)", "th.rate.key": "\(key)"])
+        }
     }
 
     private func sleep(_ delay: Duration, reason: String, logger: Logger) async throws {

@@ -29,6 +29,13 @@ public struct SearchClient: Sendable {
         public var baseURL: URL = SearchClient.defaultBaseURL
         /// Rate limits, spacing and retries. The default is ``RequestPolicy/init()``.
         public var policy: RequestPolicy = .init()
+        /// Where the rate-limit state of every response is kept and read before every request. The default is a
+        /// new ``InMemoryRateLimitLedger`` of this configuration's own.
+        ///
+        /// Clients that share a ledger (and credentials) share one budget: a 429 answered to one pauses the others
+        /// until the reset. Copies of a configuration share its ledger; give a ledger in a database (such as
+        /// `PostgresRateLimitLedger`) to share the budget between processes.
+        public var rateLimits: any RateLimitLedger = InMemoryRateLimitLedger()
         /// The time limit of one request, or `nil` for the transport's own. The default is 30 seconds.
         public var requestTimeout: Duration? = .seconds(30)
         /// The most pages one walk may fetch before it stops with ``SearchError/Code/pageLimit``. The default is 1,000.
@@ -69,6 +76,8 @@ public struct SearchClient: Sendable {
     let clock: any WallClock
     let logger: Logger
     let gate = RequestGate()
+    /// The ``SearchCredentials/rateLimitIdentity`` of the client's credentials.
+    let rateLimitIdentity: String
 
     /// Creates a client.
     ///
@@ -93,6 +102,7 @@ public struct SearchClient: Sendable {
         self.transport = transport
         self.clock = clock
         self.logger = logger
+        rateLimitIdentity = credentials.rateLimitIdentity
         switch credentials {
         case .oauth1(let credentials):
             authorizer = .oauth1(OAuth1Signer(credentials: credentials, clock: clock))
