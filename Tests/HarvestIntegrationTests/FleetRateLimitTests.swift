@@ -126,12 +126,14 @@ struct FleetRateLimitTests {
                 // A response to an older request, seen later, does not undo the 429.
                 try await ledger.record(RateLimit(limit: 450, remaining: 12, reset: reset), for: key)
                 try await Self.withLedger(url, clock: clock) { other in
-                    #expect(try await other.state(for: key) == RateLimit(limit: 450, remaining: 0, reset: reset))
+                    let state = try await other.state(for: key)
+                    #expect(state == RateLimit(limit: 450, remaining: 0, reset: reset))
                 }
                 let later = RateLimit(limit: 450, remaining: 449, reset: reset.addingTimeInterval(900))
                 try await ledger.record(later, for: key)
                 try await Self.withLedger(url, clock: clock) { other in
-                    #expect(try await other.state(for: key) == later)
+                    let state = try await other.state(for: key)
+                    #expect(state == later)
                 }
             }
             let client = PostgresClient(configuration: url.client())

@@ -1,5 +1,6 @@
 import CronScheduler
 import Foundation
+import Logging
 import PostgresNIO
 import TableStorage
 import TableStoragePostgres
@@ -103,8 +104,9 @@ struct PostgresRunCoordinatorTests {
                 try await Task.sleep(for: .milliseconds(100))
                 taken = Self.granted(try await b.claim(Self.at(tick)))
                 tick += 1
-                #expect(ContinuousClock.now - granted < .seconds(10), "the lease never expired")
-                if ContinuousClock.now - granted > .seconds(10) { break }
+                // On a loaded machine one round trip can take many seconds; only a lease that never expires fails.
+                #expect(ContinuousClock.now - granted < .seconds(120), "the lease never expired")
+                if ContinuousClock.now - granted > .seconds(120) { break }
             }
             // B was declined until the lease expired: however slow the machine, never granted before the lease time.
             let waited = ContinuousClock.now - granted
@@ -185,6 +187,41 @@ struct PostgresRunCoordinatorTests {
             #expect(grants.values.allSatisfy { $0.count == 1 }, "\(grants)")
             let fences = try await holders[0].occurrences(of: "harvest Updates q").map(\.fence)
             #expect(fences == Array(1...20))
+        }
+    }
+
+    @Test("the documented set-up: a JobScheduler whose coordinator is on the database runs its job under a grant")
+    func documentedSetup() async throws {
+        try await Self.withSchema { client, schema in
+            let logger = Logger(label: "fleet-sample")
+            var fleet = PostgresRunCoordinator.Configuration()
+            fleet.schema = schema
+            let ran = Names()
+            // sample: FleetScheduler
+            var scheduling = JobScheduler.Configuration()
+            scheduling.coordinator = PostgresRunCoordinator(client: client, configuration: fleet, logger: logger)
+            let scheduler = JobScheduler(configuration: scheduling, logger: logger)
+            try await scheduler.add("harvest", schedule: .every(.seconds(1), startingAt: .now)) {
+                // The job's work, such as one harvest run.
+                // snippet.hide
+                ran.add(RunClaim.current?.holder ?? "no claim")
+                // snippet.show
+            }
+            // sample: end
+            let coordinator = PostgresRunCoordinator(client: client, configuration: fleet, logger: logger)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await scheduler.run() }
+                defer { group.cancelAll() }
+                let deadline = ContinuousClock.now + .seconds(60)
+                while try await coordinator.occurrences(of: "harvest").allSatisfy({ $0.endedAt == nil }),
+                    ContinuousClock.now < deadline
+                {
+                    try await Task.sleep(for: .milliseconds(100))
+                }
+            }
+            let history = try await coordinator.occurrences(of: "harvest")
+            #expect(history.first?.outcome == "succeeded")
+            #expect(ran.all.first == fleet.holder)
         }
     }
 }

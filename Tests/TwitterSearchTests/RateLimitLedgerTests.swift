@@ -86,8 +86,9 @@ struct RateLimitLedgerTests {
     @Test("copies of one configuration share its default ledger; separate configurations do not")
     func defaultLedger() async throws {
         let clock = ManualClock(now: Self.start)
-        var configuration = SearchClient.Configuration()
-        configuration.policy.random = .fixed(0)
+        var configured = SearchClient.Configuration()
+        configured.policy.random = .fixed(0)
+        let configuration = configured
         let first = MockTransport([Self.tooMany, Self.page])
         async let one = SearchClient(
             credentials: Self.bearer, configuration: configuration, transport: first, clock: clock, logger: Self.quiet
