@@ -167,40 +167,13 @@ public final class PostgresRateLimitLedger: RateLimitLedger, Sendable {
     /// Creates the schema and `_th_rate_limits` when missing (once), under the lock the store takes for its schema.
     private func prepare() async throws {
         if local.withLock({ $0.prepared }) { return }
-        let schema = configuration.schema
-        if schema.isEmpty || schema.utf8.count > PostgresTableStore.maximumNameBytes || schema.utf8.contains(0) {
-            throw StorageError(.invalidDefinition, message: "the schema name must be 1 to 63 bytes without NUL")
-        }
-        let table = self.table
-        let logger = self.logger
-        do {
-            try await client.withConnection { connection in
-                try await connection.query("BEGIN", logger: logger)
-                do {
-                    var binds = PostgresBindings()
-                    binds.append("tweetharvester:" + schema)
-                    // Two processes creating the same schema or table at once would collide in the system catalogs.
-                    for sql in [
-                        "SELECT pg_advisory_xact_lock(hashtext($1::text))",
-                        "CREATE SCHEMA IF NOT EXISTS \(PostgresSQL.quote(schema))",
-                        "CREATE TABLE IF NOT EXISTS \(table) (credential text COLLATE \"C\" NOT NULL, "
-                            + "endpoint text COLLATE \"C\" NOT NULL, remaining bigint NOT NULL, request_limit bigint, "
-                            + "reset_at timestamptz NOT NULL, updated_at timestamptz NOT NULL, "
-                            + "PRIMARY KEY (credential, endpoint))",
-                    ] {
-                        let bound = sql.contains("$1") ? binds : PostgresBindings()
-                        _ = try await connection.query(PostgresQuery(unsafeSQL: sql, binds: bound), logger: logger)
-                            .collect()
-                    }
-                    try await connection.query("COMMIT", logger: logger)
-                } catch {
-                    _ = try? await connection.query("ROLLBACK", logger: logger)
-                    throw error
-                }
-            }
-        } catch {
-            throw PostgresTableStore.storageError(error, table: "_th_rate_limits")
-        }
+        try await PostgresSQL.createUnderSchemaLock(
+            [
+                "CREATE TABLE IF NOT EXISTS \(table) (credential text COLLATE \"C\" NOT NULL, "
+                    + "endpoint text COLLATE \"C\" NOT NULL, remaining bigint NOT NULL, request_limit bigint, "
+                    + "reset_at timestamptz NOT NULL, updated_at timestamptz NOT NULL, "
+                    + "PRIMARY KEY (credential, endpoint))"
+            ], schema: configuration.schema, table: "_th_rate_limits", client: client, logger: logger)
         local.withLock { $0.prepared = true }
     }
 }

@@ -239,7 +239,6 @@ struct PostgresFleetTables: Sendable {
     /// The statements that create the tables when missing.
     var creation: [String] {
         [
-            "CREATE SCHEMA IF NOT EXISTS \(PostgresSQL.quote(schema))",
             """
             CREATE TABLE IF NOT EXISTS \(leases) (job text COLLATE "C" PRIMARY KEY, holder text,
               fence bigint NOT NULL DEFAULT 0, expires_at timestamptz NOT NULL DEFAULT '-infinity',
@@ -257,32 +256,11 @@ struct PostgresFleetTables: Sendable {
         ]
     }
 
-    /// Creates the tables when missing, under an advisory lock (two processes creating them at once would collide
-    /// in the system catalogs).
+    /// Creates the tables when missing (once), under the lock the store takes for its schema.
     func prepare(_ client: PostgresClient, logger: Logger) async throws {
         if isPrepared.withLock({ $0 }) { return }
-        do {
-            try await client.withConnection { connection in
-                try await connection.query("BEGIN", logger: logger)
-                do {
-                    var binds = PostgresBindings()
-                    binds.append("tweetharvester:" + schema)
-                    _ = try await connection.query(
-                        PostgresQuery(unsafeSQL: "SELECT pg_advisory_xact_lock(hashtext($1::text))", binds: binds),
-                        logger: logger
-                    ).collect()
-                    for statement in creation {
-                        _ = try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger).collect()
-                    }
-                    try await connection.query("COMMIT", logger: logger)
-                } catch {
-                    _ = try? await connection.query("ROLLBACK", logger: logger)
-                    throw error
-                }
-            }
-        } catch {
-            throw PostgresTableStore.storageError(error, table: nil)
-        }
+        try await PostgresSQL.createUnderSchemaLock(
+            creation, schema: schema, table: nil, client: client, logger: logger)
         isPrepared.withLock { $0 = true }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import NIOCore
 import PostgresNIO
 import TableStorage
@@ -215,6 +216,44 @@ struct ValueArray: PostgresDynamicTypeEncodable {
             case .null?, nil:
                 buffer.writeInteger(-1, as: Int32.self)
             }
+        }
+    }
+}
+
+extension PostgresSQL {
+    /// Runs `statements` (idempotent `CREATE … IF NOT EXISTS`) in one transaction on a pooled connection, after
+    /// creating `schema` when missing, under the advisory lock every part of this module takes for its schema: two
+    /// processes creating the same schema or table at once would otherwise collide in the system catalogs.
+    ///
+    /// - Throws: `StorageError` (`invalidDefinition` for a schema name PostgreSQL would cut or refuse; otherwise the
+    ///   server's error, with `table` named).
+    static func createUnderSchemaLock(
+        _ statements: [String], schema: String, table: String?, client: PostgresClient, logger: Logger
+    ) async throws {
+        if schema.isEmpty || schema.utf8.count > PostgresTableStore.maximumNameBytes || schema.utf8.contains(0) {
+            throw StorageError(.invalidDefinition, message: "the schema name must be 1 to 63 bytes without NUL")
+        }
+        do {
+            try await client.withConnection { connection in
+                try await connection.query("BEGIN", logger: logger)
+                do {
+                    var binds = PostgresBindings()
+                    binds.append("tweetharvester:" + schema)
+                    _ = try await connection.query(
+                        PostgresQuery(unsafeSQL: "SELECT pg_advisory_xact_lock(hashtext($1::text))", binds: binds),
+                        logger: logger
+                    ).collect()
+                    for statement in ["CREATE SCHEMA IF NOT EXISTS \(quote(schema))"] + statements {
+                        _ = try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger).collect()
+                    }
+                    try await connection.query("COMMIT", logger: logger)
+                } catch {
+                    _ = try? await connection.query("ROLLBACK", logger: logger)
+                    throw error
+                }
+            }
+        } catch {
+            throw PostgresTableStore.storageError(error, table: table)
         }
     }
 }
