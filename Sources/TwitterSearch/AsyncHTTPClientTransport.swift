@@ -35,6 +35,11 @@ import NIOSSL
 /// - **TLS** uses the system's trust roots (SwiftNIO SSL's default).
 /// - Every request carries `User-Agent: TweetHarvester/<version>` unless it sets its own.
 ///
+/// - **Stale connections.** A server may close a kept-alive connection (its idle timeout) just as the next
+///   request goes out on it. When a bodiless `GET` or `HEAD` to an origin that has answered before fails that
+///   way, closed or reset before any reply began, the transport sends it once more at once on a new connection,
+///   as browsers and Go's HTTP client do; a request that fails again fails.
+///
 /// Any status is a response. When no complete response arrived, ``send(_:)`` throws a ``SearchError`` with a
 /// one-line message and no secret: ``SearchError/Code/timedOut``, ``SearchError/Code/responseTooLarge`` or
 /// ``SearchError/Code/transport`` (such as `connection refused by 127.0.0.1:8080`). Cancelling the calling
@@ -128,6 +133,9 @@ public final class AsyncHTTPClientTransport: HTTPTransport {
     /// Whether the client is one of the library's, which decompresses bodies.
     private let decompresses: Bool
     private let isShutDown = Locked(false)
+    /// The origins this transport has had a complete response from: a request to one of them may go out on a
+    /// pooled, kept-alive connection (see ``send(_:)``).
+    private let servedOrigins = Locked<Set<String>>([])
 
     /// Creates a transport with a client of its own; call ``shutdown()`` when you are done with it.
     ///
@@ -250,6 +258,25 @@ public final class AsyncHTTPClientTransport: HTTPTransport {
 
     private static let redirectStatuses: Set<Int> = [301, 302, 303, 307, 308]
 
+    /// `scheme://host:port`, lowercased, of `url`: the key of the connection pool's connections.
+    private static func origin(of url: URL) -> String {
+        let scheme = url.scheme?.lowercased() ?? ""
+        let port = url.port ?? (scheme == "https" ? 443 : scheme == "http" ? 80 : -1)
+        return "\(scheme)://\(url.host?.lowercased() ?? ""):\(port)"
+    }
+
+    /// Whether `error`, thrown before a response head arrived, is what a request meets on a kept-alive connection
+    /// the server closed just before (or as) the request was written: the connection closed, or was reset, with no
+    /// reply.
+    private static func mayBeStalePooledConnection(_ error: any Error) -> Bool {
+        switch error {
+        case let error as HTTPClientError: return error == .remoteConnectionClosed
+        case let error as IOError: return error.errnoCode == ECONNRESET || error.errnoCode == EPIPE
+        case let error as ChannelError: return error == .eof || error == .ioOnClosedChannel
+        default: return false
+        }
+    }
+
     /// Whether `a` and `b` have the same scheme, host and (effective) port.
     static func isSameOrigin(_ a: URL, _ b: URL) -> Bool {
         func origin(_ url: URL) -> (String, String, Int)? {
@@ -290,8 +317,23 @@ public final class AsyncHTTPClientTransport: HTTPTransport {
         if let body = request.body {
             outgoing.body = .bytes(ByteBuffer(bytes: body))
         }
-        let response = try await client.execute(outgoing, deadline: deadline)
+        let origin = Self.origin(of: request.url)
+        let response: HTTPClientResponse
+        do {
+            response = try await client.execute(outgoing, deadline: deadline)
+        } catch
+            where Self.mayBeStalePooledConnection(error) && request.body == nil
+            && [.get, .head].contains(request.method) && servedOrigins.withLock({ $0.contains(origin) })
+        {
+            // The pooled connection this request went out on was most likely closed by the server (its keep-alive
+            // timeout) as the request was sent, and no reply began. Like browsers and Go's HTTP client, send a
+            // bodiless request once more, at once, on a new connection (the closed one has left the pool).
+            servedOrigins.withLock { _ = $0.remove(origin) }
+            try Task.checkCancellation()
+            response = try await client.execute(outgoing, deadline: deadline)
+        }
         let body = try await response.body.collect(upTo: configuration.maxBodySize)
+        servedOrigins.withLock { _ = $0.insert(origin) }
         guard (100...999).contains(Int(response.status.code)) else {
             throw SearchError(.transport, message: "the server sent an invalid status \(response.status.code)")
         }

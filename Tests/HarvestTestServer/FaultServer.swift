@@ -59,6 +59,9 @@ public final class FaultServer: Sendable {
         case stallMidBody(Response, after: Int)
         /// The connection is reset (`SO_LINGER` 0, then `close`: the client gets a TCP RST).
         case reset
+        /// The request is read and the connection closed with nothing sent: what a client meets when the server
+        /// closes a kept-alive connection (its idle timeout) just as the client sends the next request on it.
+        case closeWithoutReply
         /// A redirect (`302` by default) to `location`, with an empty body; the connection closes.
         case redirect(to: String, status: Int = 302)
         /// The whole response, head and body, one byte at a time with `every` between two bytes, until it is
@@ -314,6 +317,8 @@ public final class FaultServer: Sendable {
             if transmit(head(response, length: declaredLength) + response.body, on: connection) { hold(connection) }
         case .stallBeforeHeaders:
             hold(connection)
+        case .closeWithoutReply:
+            break
         case .stallMidBody(let response, let after):
             let bytes = head(response, length: response.body.count) + response.body.prefix(after)
             if transmit(bytes, on: connection) { hold(connection) }

@@ -486,6 +486,61 @@ struct AsyncHTTPClientTransportTests {
         }
     }
 
+    @Test(
+        "a kept-alive connection the server closed as the next GET went out: sent once more on a new connection")
+    func stalePooledConnection() async throws {
+        let page = FaultServer.Response.json(#"{"ok":1}"#)
+        // Request 0 is answered on a kept-alive connection; request 1, on that connection, meets the server closing
+        // it (as its idle timeout would) and is sent again, as request 2, on a second connection.
+        try await FaultServer.withServer([.respond(page), .closeWithoutReply], then: .respond(page)) { server in
+            try await withTransport { transport in
+                let url = server.baseURL.appendingPathComponent("page")
+                let first = try await transport.send(TransportRequest(url: url))
+                let second = try await transport.send(TransportRequest(url: url))
+                #expect(first.status == .ok)
+                #expect(second.status == .ok)
+                #expect(server.requests.count == 3)
+                #expect(server.acceptedConnections == 2)
+            }
+        }
+        // Once only: a second close in a row is the request's error.
+        try await FaultServer.withServer(
+            [.respond(page), .closeWithoutReply, .closeWithoutReply], then: .respond(page)
+        ) { server in
+            try await withTransport { transport in
+                let url = server.baseURL.appendingPathComponent("page")
+                _ = try await transport.send(TransportRequest(url: url))
+                let error = await #expect(throws: SearchError.self) {
+                    try await transport.send(TransportRequest(url: url))
+                }
+                #expect(error?.code == .transport)
+                #expect(server.requests.count == 3)
+            }
+        }
+        // Not for a server that never answered (no connection of it can be a pooled one), nor for a POST.
+        try await FaultServer.withServer([.respond(page), .closeWithoutReply], then: .respond(page)) { server in
+            try await withTransport { transport in
+                let url = server.baseURL.appendingPathComponent("page")
+                _ = try await transport.send(TransportRequest(url: url))
+                var post = TransportRequest(url: url)
+                post.method = .post
+                post.body = Data("x".utf8)
+                await #expect(throws: SearchError.self) { try await transport.send(post) }
+                #expect(server.requests.count == 2)
+            }
+        }
+        try await FaultServer.withServer([.closeWithoutReply], then: .respond(page)) { server in
+            try await withTransport { transport in
+                let url = server.baseURL.appendingPathComponent("page")
+                let error = await #expect(throws: SearchError.self) {
+                    try await transport.send(TransportRequest(url: url))
+                }
+                #expect(error?.message == "the server closed the connection before the response was complete")
+                #expect(server.requests.count == 1)
+            }
+        }
+    }
+
     @Test("an owning transport shuts its client down once; later requests fail; one released unshut does not crash")
     func ownedLifecycle() async throws {
         try await TestHTTPServer.withServer([.init("GET", "/ok") { _ in .json("{}") }]) { server in
