@@ -24,9 +24,11 @@ struct OnceCommand: AsyncParsableCommand {
         try await reportingErrors("once") {
             let logger = try logging.makeLogger()
             let spec = try StoreSpec(parsing: options.store)
-            let (jobs, transport) = try options.resolve(clock: SystemClock())
-            try await spec.withStoreAndLedger(logger: logger) { store, ledger in
-                for settings in jobs.sharingRateLimits(ledger) {
+            let clock = SystemClock()
+            let (jobs, resolved) = try options.resolve(clock: clock)
+            try await spec.withFleet(logger: logger, lease: nil) { store, fleet in
+                let transport = try await fleet.transport(resolved, options: options, clock: clock)
+                for settings in jobs.sharingRateLimits(fleet.ledger) {
                     let harvester = try Harvester(
                         settings: settings, store: store, transport: transport, logger: logger)
                     let report = try await harvester.runOnce()

@@ -48,7 +48,7 @@ struct RunCommand: AsyncParsableCommand {
             let logger = try logging.makeLogger()
             let clock = SystemClock()
             let spec = try StoreSpec(parsing: options.store)
-            let (jobs, transport) = try options.resolve(clock: clock)
+            let (jobs, resolved) = try options.resolve(clock: clock)
             let isFleet = if case .postgres = spec { true } else { false }
             let schedule = try resolveSchedule(now: clock.now, aligned: isFleet)
             guard maxConcurrent >= 1 else {
@@ -65,6 +65,7 @@ struct RunCommand: AsyncParsableCommand {
                 }
             }
             try await spec.withFleet(logger: logger, lease: leaseDuration) { store, fleet in
+                let transport = try await fleet.transport(resolved, options: options, clock: clock)
                 let totals = RunTotals()
                 let harvesters = try jobs.sharingRateLimits(fleet.ledger).map { settings in
                     var settings = settings

@@ -1,5 +1,7 @@
 import CronScheduler
 import Foundation
+import HarvestClock
+import HarvestDemo
 import Logging
 import PostgresNIO
 import TableStorage
@@ -56,22 +58,28 @@ enum StoreSpec: Equatable, CustomStringConvertible {
         try await withFleet(logger: logger, readOnly: readOnly, lease: nil) { store, _ in try await body(store) }
     }
 
-    /// Runs `body` with the opened store and, for a PostgreSQL store, a rate-limit ledger in its database (`nil`
-    /// for the others), which the harvesters of this process share with every other process on the database.
-    func withStoreAndLedger<T: Sendable>(
-        logger: Logger, readOnly: Bool = false, _ body: (any TableStore, (any RateLimitLedger)?) async throws -> T
-    ) async throws -> T {
-        try await withFleet(logger: logger, readOnly: readOnly, lease: nil) { store, fleet in
-            try await body(store, fleet.ledger)
-        }
-    }
-
     /// What a process shares with the other processes on its store: on a PostgreSQL store a `PostgresRunCoordinator`
-    /// (with leases of `lease`: the process joins the fleet) and the database's rate-limit ledger; on any other store
-    /// the one-process `LocalRunCoordinator` and no ledger.
+    /// (with leases of `lease`: the process joins the fleet), the database's rate-limit ledger and the demo API's
+    /// request counter; on any other store the one-process `LocalRunCoordinator` and neither of the others.
     struct Fleet {
         var coordinator: any RunCoordinator
         var ledger: (any RateLimitLedger)?
+        var demoRequests: (counter: DemoRequestsOnPostgres, store: PostgresTableStore)?
+
+        /// The transport for `options`: with `--demo` on a PostgreSQL store, a demo API whose rate limit counts
+        /// the requests of every process on the database (its timeline is the same in all of them anyway);
+        /// otherwise `resolved`, the transport the options resolved to.
+        func transport(
+            _ resolved: any HTTPTransport, options: HarvestOptions, clock: any WallClock
+        ) async throws -> any HTTPTransport {
+            guard options.demo, let demoRequests else { return resolved }
+            do {
+                try await demoRequests.counter.prepare(in: demoRequests.store)
+            } catch {
+                throw UsageError("cannot prepare the demo API's request counter: \(error)")
+            }
+            return DemoTransport(clock: clock, requestCounter: demoRequests.counter)
+        }
     }
 
     /// Runs `body` with the opened store and what it shares with the other processes on it.
@@ -97,7 +105,12 @@ enum StoreSpec: Equatable, CustomStringConvertible {
             var fleet = PostgresRunCoordinator.Configuration()
             if let lease { fleet.leaseDuration = lease }
             let coordinator = PostgresRunCoordinator(client: client, configuration: fleet, logger: logger)
-            return try await body(store, Fleet(coordinator: coordinator, ledger: store.rateLimitLedger()))
+            let demoRequests = DemoRequestsOnPostgres(
+                client: client, schema: store.configuration.schema, logger: logger)
+            return try await body(
+                store,
+                Fleet(
+                    coordinator: coordinator, ledger: store.rateLimitLedger(), demoRequests: (demoRequests, store)))
         }
     }
 

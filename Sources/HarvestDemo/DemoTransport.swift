@@ -61,17 +61,25 @@ public struct DemoTransport: HTTPTransport {
     private let clock: any WallClock
     private let timeline: DemoTimeline
     private let requests: RequestCounter
+    private let requestCounter: (any DemoRequestCounter)?
 
     /// Creates a demo API whose stream moves with `clock`.
     ///
     /// - Parameters:
     ///   - configuration: The seed, the rate of new tweets, the window and the rate limit.
     ///   - clock: The clock that decides which tweets exist yet. The default is the system clock.
-    public init(configuration: Configuration = .init(), clock: any WallClock = .system) {
+    ///   - requestCounter: Where ``send(_:)`` counts requests against the rate limit. The default, `nil`, counts
+    ///     in this value (and its copies); give processes that should see one API with one rate limit (a fleet
+    ///     on one database) one counter that all of them reach.
+    public init(
+        configuration: Configuration = .init(), clock: any WallClock = .system,
+        requestCounter: (any DemoRequestCounter)? = nil
+    ) {
         self.configuration = configuration
         self.clock = clock
         self.timeline = DemoTimeline(seed: configuration.seed, tweetsPerMinute: configuration.tweetsPerMinute)
         self.requests = RequestCounter()
+        self.requestCounter = requestCounter
     }
 
     /// The tweets a search for `query` can find that were created after `start` and at or before `end`,
@@ -99,9 +107,25 @@ public struct DemoTransport: HTTPTransport {
     }
 
     /// Answers `request` as the search API would at the clock's current time.
+    ///
+    /// - Throws: `CancellationError` when the task is cancelled; a ``SearchError`` with code
+    ///   ``SearchError/Code/transport`` when the ``DemoRequestCounter`` given to the initializer fails (as a real
+    ///   API that cannot be reached would).
     public func send(_ request: TransportRequest) async throws -> TransportResponse {
         try Task.checkCancellation()
-        return response(to: request)
+        guard let requestCounter, !Self.isTokenRequest(request) else { return response(to: request) }
+        let now = clock.now
+        let window = RequestCounter.window(at: now)
+        let used: Int
+        do {
+            used = try await requestCounter.countRequest(inWindow: window)
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            throw SearchError(.transport, message: "the demo API's request counter failed: \(error)")
+        }
+        let rateLimit = RateWindow(remaining: configuration.rateLimit - used, reset: (window + 1) * 900)
+        return response(to: request, at: now, rateLimit: rateLimit)
     }
 
     /// The response to `request` at the clock's current time, computed synchronously.
@@ -109,16 +133,26 @@ public struct DemoTransport: HTTPTransport {
     /// A server of your own can serve the demo API over real HTTP with it (the package's tests do, so that
     /// several `harvest` processes share one simulated API).
     ///
+    /// It counts the request against the rate limit in this value (and its copies), also when the initializer was
+    /// given a ``DemoRequestCounter`` (only ``send(_:)`` uses that).
+    ///
     /// - Parameter request: The request, with its URL's path and query as the search API reads them.
     /// - Returns: What ``send(_:)`` would return for it.
     public func response(to request: TransportRequest) -> TransportResponse {
         let now = clock.now
+        if Self.isTokenRequest(request) { return json(.ok, bearerTokenBody(), style: .v1_1, rateLimit: nil) }
+        return response(to: request, at: now, rateLimit: requests.admit(at: now, limit: configuration.rateLimit))
+    }
+
+    /// Whether `request` asks for an app-only bearer token (not counted against the rate limit).
+    private static func isTokenRequest(_ request: TransportRequest) -> Bool {
+        request.url.path == "/oauth2/token" && request.method == .post
+    }
+
+    /// The response to a search request counted as `rateLimit` says.
+    private func response(to request: TransportRequest, at now: Date, rateLimit: RateWindow) -> TransportResponse {
         let path = request.url.path
         let isV1 = path.hasPrefix("/1.1/")
-        if path == "/oauth2/token" && request.method == .post {
-            return json(.ok, bearerTokenBody(), style: .v1_1, rateLimit: nil)
-        }
-        let rateLimit = requests.admit(at: now, limit: configuration.rateLimit)
         guard request.headerFields[.authorization] != nil else {
             return json(
                 .unauthorized, isV1 ? v1Error(32, "Could not authenticate you.") : v2Unauthorized(),
@@ -360,6 +394,32 @@ public struct DemoTransport: HTTPTransport {
     }
 }
 
+/// Where a ``DemoTransport`` counts the requests of its 15-minute rate-limit windows.
+///
+/// By default each demo transport counts in its own process. Processes that should see one demo API with one
+/// rate limit, such as a fleet of `harvest run --demo` processes on one PostgreSQL store, give their transports
+/// one counter that all of them reach (the `harvest` command keeps it in the store's database). The timeline
+/// needs nothing shared: it is a function of the seed and the time.
+///
+/// ```swift
+/// actor Counted: DemoRequestCounter {
+///     private var used: [Int64: Int] = [:]
+///     func countRequest(inWindow window: Int64) -> Int {
+///         used[window, default: 0] += 1
+///         return used[window]!
+///     }
+/// }
+/// let demo = DemoTransport(requestCounter: Counted())
+/// ```
+public protocol DemoRequestCounter: Sendable {
+    /// Counts one request in rate-limit window `window` and returns how many requests that window has had, this
+    /// one included.
+    ///
+    /// - Parameter window: The 15-minute window's number: Unix seconds divided by 900, rounded down.
+    /// - Returns: The window's requests so far, at least 1.
+    func countRequest(inWindow window: Int64) async throws -> Int
+}
+
 /// One 15-minute rate-limit window as a request sees it.
 struct RateWindow: Sendable {
     /// Requests left after this one; negative when this one is over the limit.
@@ -373,8 +433,13 @@ final class RequestCounter: Sendable {
     // A lock, not an actor: `send` must count synchronously before it answers.
     private let state = Locked<(window: Int64, used: Int)>((window: -1, used: 0))
 
+    /// The number of the 15-minute window `now` falls in: Unix seconds divided by 900, rounded down.
+    static func window(at now: Date) -> Int64 {
+        Int64((now.timeIntervalSince1970 / 900).rounded(.down))
+    }
+
     func admit(at now: Date, limit: Int) -> RateWindow {
-        let window = Int64(now.timeIntervalSince1970.rounded(.down)) / 900
+        let window = Self.window(at: now)
         let used = state.withLock { state -> Int in
             if state.window != window { state = (window, 0) }
             state.used += 1

@@ -257,3 +257,20 @@ extension PostgresSQL {
         }
     }
 }
+
+extension PostgresTableStore {
+    /// Runs `statements`, such as `CREATE TABLE IF NOT EXISTS` of tables of your own beside the store's, in one
+    /// transaction in which the store's schema exists, under the advisory lock every part of this module takes for
+    /// that schema; two processes that create the same table at once would otherwise collide in the system catalogs.
+    ///
+    /// Name the tables with the schema (``Configuration/schema``, quoted); nothing in `statements` is bound, so never
+    /// splice values into them.
+    ///
+    /// - Parameter statements: The statements, run in order.
+    /// - Throws: `StorageError`: the server's error, or `invalidDefinition` for a schema name PostgreSQL would cut or
+    ///   refuse.
+    public func createUnderSchemaLock(_ statements: [String]) async throws {
+        try await PostgresSQL.createUnderSchemaLock(
+            statements, schema: configuration.schema, table: nil, client: client, logger: logger)
+    }
+}

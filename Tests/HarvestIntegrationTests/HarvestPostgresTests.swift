@@ -1,5 +1,6 @@
 import Foundation
 import PostgresNIO
+import TableStorage
 import TableStoragePostgres
 import Testing
 
@@ -31,6 +32,60 @@ struct HarvestPostgresTests {
             #expect(again.status == 0, "\(again.errorOutput)")
             for output in [once.output, once.errorOutput, browse.output, browse.errorOutput, again.output] {
                 #expect(!output.contains(password), "the password is never printed or logged")
+            }
+        }
+    }
+
+    @Test(
+        "--demo in three processes on one store is one API: one timeline, every tweet once, one rate-limit count")
+    func demoIsOneAPI() async throws {
+        try await PostgresServer.withDatabase { spec, password in
+            let runs = try await withThrowingTaskGroup(of: HarvestCommand.self) { group in
+                for _ in 0..<3 {
+                    group.addTask {
+                        try await HarvestCommand.run(
+                            ["once", "--demo", "--store", spec], environment: ["PGPASSWORD": password])
+                    }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            for run in runs { #expect(run.reason == .exit && run.status == 0, "\(run.errorOutput)") }
+            let server = try PostgresURL(PostgresServer.url ?? "")
+            var configuration = server.client()
+            configuration.database = String(spec.split(separator: "/").last?.split(separator: "?").first ?? "")
+            let client = PostgresClient(configuration: configuration)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await client.run() }
+                defer { group.cancelAll() }
+                let store = PostgresTableStore(client: client)
+                let ids = try await store.read(Query("Updates")).compactMap { row -> Int64? in
+                    guard case .int(let id)? = row["twitterId"] else { return nil }
+                    return id
+                }
+                #expect(!ids.isEmpty)
+                #expect(ids.count == Set(ids).count, "no tweet stored twice")
+                // The three processes asked one demo API: its request count is the sum of their requests (one a
+                // page), and the rate-limit state the fleet shares has seen that many taken from the limit.
+                let pages = try await store.read(Query("HarvestRuns")).map { row -> Int64 in
+                    guard case .int(let pages)? = row["pages"] else { return 0 }
+                    return pages
+                }
+                #expect(pages.count == 3)
+                let exists = try await client.query(#"SELECT to_regclass('"_th_demo_requests"') IS NOT NULL"#)
+                    .collect().first?.decode(Bool.self)
+                try #require(exists == true, "the demo API counted its requests in the database")
+                let counted = try await client.query(
+                    #"SELECT sum(used)::bigint FROM "_th_demo_requests""#
+                ).collect().first?.decode(Int64?.self)
+                #expect(counted == pages.reduce(0, +), "demo requests \(String(describing: counted)), pages \(pages)")
+                let windows = try await client.query(#"SELECT count(*) FROM "_th_demo_requests""#).collect().first?
+                    .decode(Int64.self)
+                let remaining = try await client.query(#"SELECT min(remaining) FROM "_th_rate_limits""#).collect()
+                    .first?.decode(Int64?.self)
+                if windows == 1, let counted {
+                    // Each process on a demo of its own would have seen at least 450 less its own pages.
+                    #expect(remaining == 450 - counted, "remaining \(String(describing: remaining)), pages \(pages)")
+                }
             }
         }
     }

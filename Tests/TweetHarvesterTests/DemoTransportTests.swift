@@ -192,6 +192,42 @@ struct DemoTransportTests {
         #expect(anonymous.status == 401)
     }
 
+    // sample: demo-request-counter
+    actor Counted: DemoRequestCounter {
+        private var used: [Int64: Int] = [:]
+        func countRequest(inWindow window: Int64) -> Int {
+            used[window, default: 0] += 1
+            return used[window]!
+        }
+    }
+    // sample: end
+
+    @Test("two demo transports on one DemoRequestCounter share one rate limit, as a fleet's processes do")
+    func sharedRequestCounter() async throws {
+        var configuration = DemoTransport.Configuration()
+        configuration.rateLimit = 3
+        let counter = Counted()
+        let clock = ManualClock(now: Self.start)
+        let one = DemoTransport(configuration: configuration, clock: clock, requestCounter: counter)
+        let other = DemoTransport(configuration: configuration, clock: clock, requestCounter: counter)
+        let parameters = [("query", "#mobileservices")]
+        let remaining = try #require(HTTPField.Name("x-rate-limit-remaining"))
+        let first = try await Self.get(one, "/2/tweets/search/recent", parameters)
+        let second = try await Self.get(other, "/2/tweets/search/recent", parameters)
+        #expect(first.headers[remaining] == "2")
+        #expect(second.headers[remaining] == "1")
+        // One timeline: the same tweets at the same instant.
+        let ids = [first, second].map { page in
+            (page.json["data"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }
+        }
+        #expect(!ids[0].isEmpty && ids[0] == ids[1])
+        _ = try await Self.get(one, "/2/tweets/search/recent", parameters)
+        #expect(try await Self.get(other, "/2/tweets/search/recent", parameters).status == 429)
+        // A new window starts a new count.
+        clock.advance(by: .seconds(900))
+        #expect(try await Self.get(other, "/2/tweets/search/recent", parameters).headers[remaining] == "2")
+    }
+
     @Test("the stream mixes originals, retweets, replies and quotes, retweets quote their original's text")
     func kinds() {
         let demo = DemoTransport(clock: ManualClock(now: Self.start))
