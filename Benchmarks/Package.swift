@@ -13,6 +13,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         .executableTarget(
@@ -23,6 +24,8 @@ let package = Package(
                 .product(name: "TwitterSearch", package: "TweetHarvester"),
                 .product(name: "TableStorage", package: "TweetHarvester"),
                 .product(name: "TableStorageSQLite", package: "TweetHarvester"),
+                .product(name: "TableStoragePostgres", package: "TweetHarvester"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "CronScheduler", package: "TweetHarvester"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "TweetHarvester", package: "TweetHarvester"),

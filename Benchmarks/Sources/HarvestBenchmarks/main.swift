@@ -11,6 +11,7 @@ let groups: [BenchmarkGroup] = [
     storageInsertGroup,
     storageScanGroup,
     fileStoreGroup,
+    postgresGroup,
     cronBenchmarks,
     cronLatenessBenchmarks,
 ]
