@@ -1,5 +1,6 @@
 import CronScheduler
 import Foundation
+import HarvestTesting
 import Logging
 import PostgresNIO
 import TableStorage
@@ -187,6 +188,70 @@ struct PostgresRunCoordinatorTests {
             #expect(grants.values.allSatisfy { $0.count == 1 }, "\(grants)")
             let fences = try await holders[0].occurrences(of: "harvest Updates q").map(\.fence)
             #expect(fences == Array(1...20))
+        }
+    }
+
+    @Test(
+        "after a hand-over, occurrences the new holder's scheduler missed follow the job's misfire policy",
+        .timeLimit(.minutes(1)),
+        arguments: [JobOptions.MisfirePolicy.runOnce, .runAll, .skip])
+    func misfiresAfterHandOver(policy: JobOptions.MisfirePolicy) async throws {
+        try await Self.withSchema { client, schema in
+            let clock = ManualClock(now: Self.t0)
+            var options = JobOptions()
+            options.misfire = policy
+            // Two processes' schedulers on one database and one clock; every record they finish, in order.
+            let (records, sink) = AsyncStream.makeStream(of: (String, RunRecord).self)
+            func scheduler(_ holder: String) throws -> JobScheduler {
+                var configuration = JobScheduler.Configuration()
+                configuration.coordinator = Self.coordinator(client, schema: schema, holder: holder)
+                configuration.onRunFinished = { sink.yield((holder, $0)) }
+                return JobScheduler(configuration: configuration, clock: clock)
+            }
+            let first = try scheduler("first")
+            let second = try scheduler("second")
+            let minute = Schedule.every(.seconds(60), startingAt: Self.t0)
+            try await first.add("h", schedule: minute, options: options) {}
+            var finished = records.makeAsyncIterator()
+            // The first process runs the occurrence at one minute, then stops (its lease released).
+            let running = Task { try await first.run() }
+            await clock.waitForSleepers(1)
+            clock.advance(to: Self.t0.addingTimeInterval(60))
+            let ran = try #require(await finished.next())
+            #expect(ran.0 == "first" && ran.1.outcome == .succeeded)
+            try await second.add("h", schedule: minute, options: options) {}
+            running.cancel()
+            _ = await running.result
+            await withThrowingTaskGroup(of: Void.self) { group in
+                defer { group.cancelAll() }
+                group.addTask { try await second.run() }
+                await clock.waitForSleepers(1)
+                // The second process's timer wakes five occurrences late (two to six minutes).
+                clock.advance(to: Self.t0.addingTimeInterval(360))
+                var seen: [(String, RunRecord)] = []
+                let expected = policy == .runAll ? 5 : policy == .runOnce ? 1 : 5
+                while seen.count < expected, let next = await finished.next() { seen.append(next) }
+                #expect(seen.allSatisfy { $0.0 == "second" })
+                let times = seen.map { $0.1.scheduledAt.timeIntervalSince(Self.t0) }
+                switch policy {
+                case .runAll:
+                    #expect(times == [120, 180, 240, 300, 360])
+                    #expect(seen.allSatisfy { $0.1.outcome == .succeeded })
+                case .runOnce:
+                    #expect(times == [360])
+                    #expect(seen.first?.1.outcome == .succeeded)
+                default:
+                    #expect(times == [120, 180, 240, 300, 360])
+                    #expect(seen.allSatisfy { if case .skipped = $0.1.outcome { true } else { false } })
+                }
+            }
+            // The database granted each occurrence that ran once, in order, and nothing else.
+            let history = try await Self.coordinator(client, schema: schema, holder: "reader").occurrences(of: "h")
+            let granted = history.map { ($0.holder, $0.occurrence.scheduledAt.timeIntervalSince(Self.t0)) }
+            let ranBySecond: [Double] = policy == .runAll ? [120, 180, 240, 300, 360] : policy == .runOnce ? [360] : []
+            #expect(granted.map(\.0) == ["first"] + ranBySecond.map { _ in "second" })
+            #expect(granted.map(\.1) == [60] + ranBySecond)
+            #expect(history.map(\.fence) == history.map(\.fence).sorted())
         }
     }
 
