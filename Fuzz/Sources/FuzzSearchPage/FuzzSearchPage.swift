@@ -1,5 +1,4 @@
 import Foundation
-import TwitterSearch
 
 /// Decodes the input as a search page: the first byte picks the API (even: v2, odd: v1.1) and, in its second bit,
 /// whether every optional field (`TweetFields.all`) is decoded too; the rest is the body.

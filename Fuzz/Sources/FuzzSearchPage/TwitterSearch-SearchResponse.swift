@@ -1,0 +1,1 @@
+../../../Sources/TwitterSearch/SearchResponse.swift

@@ -1,0 +1,1 @@
+../../../Sources/TwitterSearch/Tweet.swift
