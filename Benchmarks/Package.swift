@@ -3,6 +3,7 @@
 // resolve or build them. Run them in release mode:
 //
 //     swift run -c release --package-path Benchmarks harvest-bench [FILTER...]
+//     bash Benchmarks/postgres/run.sh            (postgres-bench against psycopg, on a throwaway server)
 import PackageDescription
 
 let package = Package(
@@ -24,8 +25,6 @@ let package = Package(
                 .product(name: "TwitterSearch", package: "TweetHarvester"),
                 .product(name: "TableStorage", package: "TweetHarvester"),
                 .product(name: "TableStorageSQLite", package: "TweetHarvester"),
-                .product(name: "TableStoragePostgres", package: "TweetHarvester"),
-                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "CronScheduler", package: "TweetHarvester"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "TweetHarvester", package: "TweetHarvester"),
@@ -35,6 +34,18 @@ let package = Package(
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ],
             path: "Sources/HarvestBenchmarks"
-        )
+        ),
+        // PostgresTableStore against psycopg (Benchmarks/postgres/run.sh): a target of its own, so that its release
+        // build needs neither GRDB nor AsyncHTTPClient.
+        .executableTarget(
+            name: "postgres-bench",
+            dependencies: [
+                .product(name: "TableStorage", package: "TweetHarvester"),
+                .product(name: "TableStoragePostgres", package: "TweetHarvester"),
+                .product(name: "CronScheduler", package: "TweetHarvester"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            path: "Sources/PostgresBenchmarks"
+        ),
     ]
 )

@@ -11,7 +11,6 @@ let groups: [BenchmarkGroup] = [
     storageInsertGroup,
     storageScanGroup,
     fileStoreGroup,
-    postgresGroup,
     cronBenchmarks,
     cronLatenessBenchmarks,
 ]

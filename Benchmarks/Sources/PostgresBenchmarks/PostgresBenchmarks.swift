@@ -1,21 +1,21 @@
+import CronScheduler
 import Foundation
 import PostgresNIO
 import TableStorage
 import TableStoragePostgres
 
-/// The "postgres" group (issue #16): `PostgresTableStore` against `TH_POSTGRES_URL` (`Benchmarks/postgres/run.sh`
-/// starts a server and runs psycopg on the same rows in the same sitting).
-///
-/// - `postgres.insert-or-ignore.100`: the median time of one durable batch of 100 new tweet rows (the tweet
-///   table's columns: `twitterId`, `text`, `author`, `authorId`, `date`, `kind`), `onConflict: .ignore`, with the
-///   server's `synchronous_commit` (`on`, its default).
-/// - `postgres.newest`: the median time of `newest(in:by: "twitterId")` on the filled table.
-///
-/// Before it measures, it makes the tables that psycopg fills after it (schemas `bench_py_many` and
-/// `bench_py_copy`) through the store, so that both sides write into the same table definition.
-var postgresGroup: BenchmarkGroup {
-    BenchmarkGroup(name: "postgres", onlyByName: true, run: { try await runPostgresBenchmarks() })
-}
+// PostgresTableStore against `TH_POSTGRES_URL` (issue #16); `Benchmarks/postgres/run.sh` starts a server and runs
+// psycopg on the same rows in the same sitting.
+//
+// - `postgres.swift.insert-or-ignore.100`: one durable batch of 100 new tweet rows (the tweet table's columns:
+//   `twitterId`, `text`, `author`, `authorId`, `date`, `kind`), `onConflict: .ignore`, with the server's
+//   `synchronous_commit` (`on`, its default).
+// - `postgres.swift.fenced.insert-or-ignore.100`: the same, under a fleet run's `WriteFence` (as `harvest run` on
+//   PostgreSQL writes).
+// - `postgres.swift.newest`: `newest(in:by: "twitterId")` on the filled table.
+//
+// Before it measures, it makes the tables that psycopg fills after it (schemas `bench_py_many` and
+// `bench_py_copy`) through the store, so that both sides write into the same table definition.
 
 /// The row `index` of the benchmark: the same values as `Benchmarks/postgres/psycopg_bench.py` makes.
 func postgresBenchRow(_ index: Int) -> TableRow {
@@ -29,7 +29,7 @@ func postgresBenchRow(_ index: Int) -> TableRow {
     ]
 }
 
-private func runPostgresBenchmarks() async throws {
+func runPostgresBenchmarks() async throws {
     guard let text = ProcessInfo.processInfo.environment["TH_POSTGRES_URL"] else {
         print("# postgres: TH_POSTGRES_URL is not set (Benchmarks/postgres/run.sh sets it)")
         return
@@ -44,7 +44,7 @@ private func runPostgresBenchmarks() async throws {
         let definition = TableSchema(name: "Updates", uniqueKey: "twitterId", indexes: ["date"])
         var stores: [String: PostgresTableStore] = [:]
         for schema in ["bench_swift", "bench_py_many", "bench_py_copy"] {
-            try await client.query(PostgresQuery(unsafeSQL: "DROP SCHEMA IF EXISTS \(schema) CASCADE")).collect()
+            _ = try await client.query(PostgresQuery(unsafeSQL: "DROP SCHEMA IF EXISTS \(schema) CASCADE")).collect()
             var configuration = PostgresTableStore.Configuration()
             configuration.schema = schema
             let store = PostgresTableStore(client: client, configuration: configuration)
@@ -69,6 +69,29 @@ private func runPostgresBenchmarks() async throws {
         report("postgres.swift.insert-or-ignore.100.median", times[times.count / 2] * 1000, "ms")
         report("postgres.swift.insert-or-ignore.100.p90", times[times.count * 9 / 10] * 1000, "ms")
         report("postgres.swift.insert-or-ignore.rows-per-s", 100 / times[times.count / 2], "rows/s")
+        // The same batches as a fleet's run writes them: under the run's fence, which every write checks in its
+        // own transaction (BEGIN, the lease row FOR SHARE, the INSERT, COMMIT).
+        var fleet = PostgresRunCoordinator.Configuration()
+        fleet.schema = "bench_swift"
+        fleet.leaseDuration = .seconds(3600)
+        let coordinator = PostgresRunCoordinator(client: client, configuration: fleet)
+        let decision = try await coordinator.claim(ScheduledOccurrence(job: "bench", scheduledAt: Date()))
+        guard case .granted(let claim) = decision else { fatalError("postgres: the benchmark's claim was declined") }
+        var fenced: [Double] = []
+        try await WriteFence.$current.withValue(WriteFence(job: "bench", token: claim.fence ?? 0)) {
+            for batch in 0..<(warmUp + batches) {
+                let first = (warmUp + batches + batch) * 100
+                let rows = (first..<first + 100).map(postgresBenchRow)
+                let start = ContinuousClock.now
+                let summary = try await store.insert(rows, into: "Updates", onConflict: .ignore)
+                let elapsed = ContinuousClock.now - start
+                precondition(summary.inserted.count == 100)
+                if batch >= warmUp { fenced.append(seconds(elapsed)) }
+            }
+        }
+        fenced.sort()
+        report("postgres.swift.fenced.insert-or-ignore.100.median", fenced[fenced.count / 2] * 1000, "ms")
+        report("postgres.swift.fenced.insert-or-ignore.100.p90", fenced[fenced.count * 9 / 10] * 1000, "ms")
         var newest: [Double] = []
         for index in 0..<2_000 {
             let start = ContinuousClock.now
@@ -85,4 +108,16 @@ private func runPostgresBenchmarks() async throws {
 
 private func seconds(_ duration: Duration) -> Double {
     Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+}
+
+/// Prints `name: value unit`, as `psycopg_bench.py` and harvest-bench do.
+func report(_ name: String, _ value: Double, _ unit: String) {
+    let formatted =
+        value >= 100
+        ? String(Int(value.rounded())) : value >= 1 ? String(format: "%.2f", value) : String(format: "%.3g", value)
+    print("\(name): \(formatted) \(unit)")
+}
+
+func blackHole<T>(_ value: T) {
+    withExtendedLifetime(value) {}
 }
