@@ -108,9 +108,8 @@ public struct DemoTransport: HTTPTransport {
 
     /// Answers `request` as the search API would at the clock's current time.
     ///
-    /// - Throws: `CancellationError` when the task is cancelled; a ``SearchError`` with code
-    ///   ``SearchError/Code/transport`` when the ``DemoRequestCounter`` given to the initializer fails (as a real
-    ///   API that cannot be reached would).
+    /// - Throws: `CancellationError` when the task is cancelled; a `SearchError` with code `transport` when the
+    ///   ``DemoRequestCounter`` given to the initializer fails (as a real API that cannot be reached would).
     public func send(_ request: TransportRequest) async throws -> TransportResponse {
         try Task.checkCancellation()
         guard let requestCounter, !Self.isTokenRequest(request) else { return response(to: request) }
