@@ -56,16 +56,7 @@ func runPostgresBenchmarks() async throws {
         let setting = try await client.query("SHOW synchronous_commit").collect().first?.decode(String.self) ?? "?"
         print("# postgres: synchronous_commit=\(setting), \(batches) batches of 100 after \(warmUp) to warm up")
         let store = stores["bench_swift"]!
-        var times: [Double] = []
-        for batch in 0..<(warmUp + batches) {
-            let rows = (batch * 100..<(batch + 1) * 100).map(postgresBenchRow)
-            let start = ContinuousClock.now
-            let summary = try await store.insert(rows, into: "Updates", onConflict: .ignore)
-            let elapsed = ContinuousClock.now - start
-            precondition(summary.inserted.count == 100)
-            if batch >= warmUp { times.append(seconds(elapsed)) }
-        }
-        times.sort()
+        let times = try await timeBatches(store, count: warmUp + batches, warmUp: warmUp, firstRow: 0)
         report("postgres.swift.insert-or-ignore.100.median", times[times.count / 2] * 1000, "ms")
         report("postgres.swift.insert-or-ignore.100.p90", times[times.count * 9 / 10] * 1000, "ms")
         report("postgres.swift.insert-or-ignore.rows-per-s", 100 / times[times.count / 2], "rows/s")
@@ -77,19 +68,9 @@ func runPostgresBenchmarks() async throws {
         let coordinator = PostgresRunCoordinator(client: client, configuration: fleet)
         let decision = try await coordinator.claim(ScheduledOccurrence(job: "bench", scheduledAt: Date()))
         guard case .granted(let claim) = decision else { fatalError("postgres: the benchmark's claim was declined") }
-        var fenced: [Double] = []
-        try await WriteFence.$current.withValue(WriteFence(job: "bench", token: claim.fence ?? 0)) {
-            for batch in 0..<(warmUp + batches) {
-                let first = (warmUp + batches + batch) * 100
-                let rows = (first..<first + 100).map(postgresBenchRow)
-                let start = ContinuousClock.now
-                let summary = try await store.insert(rows, into: "Updates", onConflict: .ignore)
-                let elapsed = ContinuousClock.now - start
-                precondition(summary.inserted.count == 100)
-                if batch >= warmUp { fenced.append(seconds(elapsed)) }
-            }
+        let fenced = try await WriteFence.$current.withValue(WriteFence(job: "bench", token: claim.fence ?? 0)) {
+            try await timeBatches(store, count: warmUp + batches, warmUp: warmUp, firstRow: (warmUp + batches) * 100)
         }
-        fenced.sort()
         report("postgres.swift.fenced.insert-or-ignore.100.median", fenced[fenced.count / 2] * 1000, "ms")
         report("postgres.swift.fenced.insert-or-ignore.100.p90", fenced[fenced.count * 9 / 10] * 1000, "ms")
         var newest: [Double] = []
@@ -104,6 +85,22 @@ func runPostgresBenchmarks() async throws {
         report("postgres.swift.newest.median", newest[newest.count / 2] * 1_000_000, "µs")
         report("postgres.swift.newest.p90", newest[newest.count * 9 / 10] * 1_000_000, "µs")
     }
+}
+
+/// Inserts `count` durable batches of 100 new rows, from row `firstRow` on, and returns the times of those after
+/// the first `warmUp`, in seconds, sorted.
+private func timeBatches(_ store: PostgresTableStore, count: Int, warmUp: Int, firstRow: Int) async throws -> [Double] {
+    var times: [Double] = []
+    for batch in 0..<count {
+        let first = firstRow + batch * 100
+        let rows = (first..<first + 100).map(postgresBenchRow)
+        let start = ContinuousClock.now
+        let summary = try await store.insert(rows, into: "Updates", onConflict: .ignore)
+        let elapsed = ContinuousClock.now - start
+        precondition(summary.inserted.count == 100)
+        if batch >= warmUp { times.append(seconds(elapsed)) }
+    }
+    return times.sorted()
 }
 
 private func seconds(_ duration: Duration) -> Double {
