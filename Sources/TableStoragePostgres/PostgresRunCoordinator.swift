@@ -152,19 +152,21 @@ public struct PostgresRunCoordinator: RunCoordinator {
         return !rows.isEmpty
     }
 
-    /// Ends the lease (when it is still `claim`'s) and records how the run ended; a failure is logged, and the
-    /// lease then simply expires.
+    /// Ends the lease (when it is still `claim`'s) and records how the run ended, in one statement: the lease is
+    /// never free while its occurrence still looks interrupted. A failure is logged, and the lease then simply
+    /// expires.
     public func release(_ claim: RunClaim, record: RunRecord) async {
         guard let fence = claim.fence else { return }
         do {
             var binds = PostgresBindings()
             binds.append(claim.occurrence.job)
             binds.append(fence)
-            _ = try await query(
-                "UPDATE \(tables.leases) SET expires_at = clock_timestamp() WHERE job = $1 AND fence = $2", binds)
             binds.append("\(record.outcome)")
+            // Every data-modifying part of a WITH runs to completion, and the statement commits or fails whole.
             _ = try await query(
                 """
+                WITH released AS (
+                  UPDATE \(tables.leases) SET expires_at = clock_timestamp() WHERE job = $1 AND fence = $2)
                 UPDATE \(tables.occurrences) SET ended_at = clock_timestamp(), outcome = $3
                 WHERE job = $1 AND fence = $2
                 """, binds)

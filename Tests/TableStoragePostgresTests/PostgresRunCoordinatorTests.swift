@@ -91,6 +91,44 @@ struct PostgresRunCoordinatorTests {
         }
     }
 
+    @Test("a release that cannot record its outcome does not free the lease either: the two change together")
+    func releaseIsWhole() async throws {
+        try await Self.withSchema { client, schema in
+            let a = Self.coordinator(client, schema: schema, holder: "a")
+            let b = Self.coordinator(client, schema: schema, holder: "b")
+            let claim = try #require(Self.granted(try await a.claim(Self.at(60))))
+            // Recording how a run ended fails (a trigger refuses every change to the occurrences), as when the
+            // process dies or the connection drops between freeing the lease and recording the outcome.
+            let occurrences = PostgresTestServer.quote(schema) + ".\"_th_occurrences\""
+            let refuse = PostgresTestServer.quote(schema) + ".refuse"
+            try await client.query(
+                PostgresQuery(
+                    unsafeSQL: """
+                        CREATE FUNCTION \(refuse)() RETURNS trigger LANGUAGE plpgsql AS
+                        $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$
+                        """))
+            try await client.query(
+                PostgresQuery(
+                    unsafeSQL: """
+                        CREATE TRIGGER refuse BEFORE UPDATE ON \(occurrences) FOR EACH ROW EXECUTE FUNCTION \(refuse)()
+                        """))
+            await a.release(claim, record: Self.record(claim))
+            // The lease is still A's: had it been freed, B would be granted the next occurrence while the history
+            // shows A's run as interrupted (never ended), and the lease rule would look broken.
+            let declined = try await b.claim(Self.at(120))
+            #expect(Self.reason(declined) == "running in a")
+            let history = try await b.occurrences(of: "harvest Updates q")
+            #expect(history.map(\.endedAt) == [nil])
+
+            try await client.query(PostgresQuery(unsafeSQL: "DROP TRIGGER refuse ON \(occurrences)"))
+            await a.release(claim, record: Self.record(claim))
+            let next = try await b.claim(Self.at(120))
+            #expect(Self.granted(next) != nil)
+            let recorded = try await b.occurrences(of: "harvest Updates q")
+            #expect(recorded.first?.outcome == "succeeded")
+        }
+    }
+
     @Test("a lease that is not renewed expires: another holder is granted the job after the lease time, not before")
     func expiredLeasePasses() async throws {
         try await Self.withSchema { client, schema in
