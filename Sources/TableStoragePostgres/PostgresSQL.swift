@@ -248,7 +248,7 @@ extension PostgresSQL {
                     }
                     try await connection.query("COMMIT", logger: logger)
                 } catch {
-                    _ = try? await connection.query("ROLLBACK", logger: logger)
+                    await PostgresTableStore.endFailedTransaction(connection, after: error, logger: logger)
                     throw error
                 }
             }

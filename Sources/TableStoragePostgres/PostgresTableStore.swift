@@ -224,12 +224,19 @@ public final class PostgresTableStore: TableStore, Sendable {
         }
     }
 
-    /// Closes a connection that failed with a lost connection before it goes back to the pool: the pool then
-    /// knows it is gone, and the next call gets a new one instead of the dead one (which it would otherwise be
-    /// handed while the close is still on its way).
-    private static func closeIfLost(_ connection: PostgresConnection, _ error: any Error) async {
-        guard storageError(error, table: nil).code == .connectionLost else { return }
-        _ = connection.close() as EventLoopFuture<Void>
+    /// Ends the transaction of a statement that failed: `ROLLBACK` on a live connection; a lost (or closed)
+    /// connection is closed instead and sent nothing more.
+    ///
+    /// postgres-nio never answers a query written to a connection whose channel is already closed (the write is
+    /// dropped, and the query's promise with it): a `ROLLBACK` there would hang the caller, and the pooled
+    /// connection with it, for good. The server rolls back by itself when a connection ends. The close also tells
+    /// the pool the connection is gone before it goes back, so the next call gets a new one.
+    static func endFailedTransaction(_ connection: PostgresConnection, after error: any Error, logger: Logger) async {
+        if connection.isClosed || storageError(error, table: nil).code == .connectionLost {
+            _ = connection.close() as EventLoopFuture<Void>
+            return
+        }
+        _ = try? await connection.query("ROLLBACK", logger: logger)
     }
 
     /// Runs `body` in a transaction on one pooled connection: committed when it returns, rolled back when it throws.
@@ -245,8 +252,7 @@ public final class PostgresTableStore: TableStore, Sendable {
                     try await connection.query("COMMIT", logger: logger)
                     return result
                 } catch {
-                    await Self.closeIfLost(connection, error)
-                    _ = try? await connection.query("ROLLBACK", logger: logger)
+                    await Self.endFailedTransaction(connection, after: error, logger: logger)
                     throw error
                 }
             }

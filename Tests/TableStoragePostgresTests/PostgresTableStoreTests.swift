@@ -144,7 +144,6 @@ struct PostgresTableStoreTests {
 
     @Test(
         "a connection lost in the middle of a batch: all of it or none, a typed error, and the next call reconnects",
-        .disabled("hangs beside HarvestPostgresTests: no backend left, a pool continuation never resumed; see #16"),
         .timeLimit(.minutes(1)),
         arguments: [false, true])
     func connectionLostMidBatch(addsColumn: Bool) async throws {
