@@ -338,67 +338,24 @@ final class Arrivals: @unchecked Sendable {
 
 /// One `harvest run` of the fleet: `--every 1s --lease 2s` on the store, against the test server, with a bearer
 /// token that names its generation (so the server's log says which process sent what).
-private final class FleetProcess: @unchecked Sendable {
-    // @unchecked: used from one test at a time.
-    private let process = Process()
-    private let errorFile: URL
+private struct FleetProcess: Sendable {
     let generation: Int
+    let child: HarvestProcess
 
     init(generation: Int, store: String, password: String, server: URL) throws {
         self.generation = generation
-        process.executableURL = try HarvestBinary.url
-        process.arguments = [
-            "run", "--api", "v2", "--api-base", server.absoluteString, "--store", store, "--every", "1s", "--lease",
-            "\(Int(HarvestFleetTests.lease))s", "--log-level", "warning",
-        ]
-        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("TWITTER_") }
-        environment["TWITTER_BEARER_TOKEN"] = "fleet-\(generation)"
-        environment["PGPASSWORD"] = password
-        process.environment = environment
-        process.standardOutput = FileHandle.nullDevice
-        errorFile = FileManager.default.temporaryDirectory.appending(path: "th-fleet-stderr-\(UUID().uuidString)")
-        guard FileManager.default.createFile(atPath: errorFile.path, contents: nil) else {
-            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: errorFile.path])
-        }
-        let errors = try FileHandle(forWritingTo: errorFile)
-        defer { try? errors.close() }
-        process.standardError = errors
-        try process.run()
+        child = try HarvestProcess(
+            [
+                "run", "--api", "v2", "--api-base", server.absoluteString, "--store", store, "--every", "1s",
+                "--lease", "\(Int(HarvestFleetTests.lease))s", "--log-level", "warning",
+            ], environment: ["TWITTER_BEARER_TOKEN": "fleet-\(generation)", "PGPASSWORD": password])
     }
 
-    deinit {
-        try? FileManager.default.removeItem(at: errorFile)
-    }
-
-    var pid: Int32 { process.processIdentifier }
-
-    var isRunning: Bool { process.isRunning }
-
-    func kill(_ signal: Int32) {
-        guard process.isRunning else { return }
-        #if canImport(Glibc)
-            _ = Glibc.kill(process.processIdentifier, signal)
-        #else
-            _ = Darwin.kill(process.processIdentifier, signal)
-        #endif
-    }
-
-    /// Waits for the process to exit, on a thread of its own.
-    func wait() async {
-        await offThePool { self.process.waitUntilExit() }
-    }
-
-    /// Waits up to `seconds` for the process to exit, then kills it.
-    func wait(atMost seconds: Double) async {
-        let deadline = Date().addingTimeInterval(seconds)
-        while process.isRunning && Date() < deadline {
-            try? await Task.sleep(for: .milliseconds(50))
-        }
-        kill(SIGKILL)
-        await wait()
-    }
-
-    var status: Int32 { process.terminationStatus }
-
-    var errorOutput: String { (try? String(contentsOf: errorFile, encoding: .utf8)) ?? "" }
+    var pid: Int32 { child.pid }
+    var isRunning: Bool { child.isRunning }
+    func kill(_ signal: Int32) { child.kill(signal) }
+    func wait() async { await child.wait() }
+    func wait(atMost seconds: Double) async { await child.wait(atMost: seconds) }
+    var status: Int32 { child.status }
+    var errorOutput: String { child.errorOutput }
 }

@@ -78,12 +78,12 @@ struct HarvestKillTests {
                 // Held: the first to third request for a later page of this run.
                 if aimed { hold.arm(atMatch: Int.random(in: 1...3, using: &random)) }
                 let started = ContinuousClock.now
-                let child = try HarvestProcess(
+                let child = try HarvestProcess.once(
                     store: "\(kind.rawValue):\(storePath)", server: server.baseURL, quiet: true)
                 if aimed {
                     // Waiting blocks, so it runs off the cooperative pool (as does every wait for the child).
                     let arrived = await offThePool { hold.waitForArrival { child.isRunning } }
-                    if arrived { _ = child.kill() }
+                    if arrived { child.kill(SIGKILL) }
                     await child.wait()
                     hold.release()
                     #expect(arrived, "\(kind) kill \(attempt): the run asked for a later page; \(child.errorOutput)")
@@ -95,7 +95,7 @@ struct HarvestKillTests {
                     if !measure {
                         try await Task.sleep(for: .microseconds(Int.random(in: 0...runLength, using: &random)))
                     }
-                    let wasKilled = !measure && child.kill()
+                    let wasKilled = !measure && child.kill(SIGKILL)
                     await child.wait()
                     if !wasKilled {
                         let lasted = (ContinuousClock.now - started).components
@@ -113,7 +113,8 @@ struct HarvestKillTests {
                 }
             }
 
-            let last = try HarvestProcess(store: "\(kind.rawValue):\(storePath)", server: server.baseURL, quiet: false)
+            let last = try HarvestProcess.once(
+                store: "\(kind.rawValue):\(storePath)", server: server.baseURL, quiet: false)
             await last.wait()
             #expect(
                 last.status == 0,
@@ -158,61 +159,12 @@ struct HarvestKillTests {
 }
 
 /// A running `harvest once` against the test server, with a bearer token in its environment.
-///
-/// Its standard error goes to a file rather than a pipe: the test process then holds no pipe descriptors and no
-/// dispatch sources on them across hundreds of kills.
-private final class HarvestProcess: @unchecked Sendable {
-    // @unchecked: used from one test at a time.
-    private let process = Process()
-    private let errorFile: URL
-
-    init(store: String, server: URL, quiet: Bool) throws {
-        process.executableURL = try HarvestBinary.url
-        process.arguments = [
-            "once", "--api", "v2", "--api-base", server.absoluteString, "--store", store, "--show", "0",
-            "--log-level", quiet ? "error" : "warning",
-        ]
-        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("TWITTER_") }
-        environment["TWITTER_BEARER_TOKEN"] = "kill-test-bearer"
-        process.environment = environment
-        process.standardOutput = FileHandle.nullDevice
-        errorFile = FileManager.default.temporaryDirectory.appending(path: "th-harvest-stderr-\(UUID().uuidString)")
-        guard FileManager.default.createFile(atPath: errorFile.path, contents: nil) else {
-            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: errorFile.path])
-        }
-        let errors = try FileHandle(forWritingTo: errorFile)
-        defer { try? errors.close() }
-        process.standardError = errors
-        try process.run()
-    }
-
-    deinit {
-        try? FileManager.default.removeItem(at: errorFile)
-    }
-
-    /// Whether the process is still running.
-    var isRunning: Bool { process.isRunning }
-
-    /// Sends SIGKILL; returns whether the process was still running.
-    func kill() -> Bool {
-        guard process.isRunning else { return false }
-        #if canImport(Glibc)
-            return Glibc.kill(process.processIdentifier, SIGKILL) == 0
-        #else
-            return Darwin.kill(process.processIdentifier, SIGKILL) == 0
-        #endif
-    }
-
-    /// Waits for the process to exit, on a thread of its own: `waitUntilExit` blocks.
-    func wait() async {
-        await offThePool { self.process.waitUntilExit() }
-    }
-
-    /// The exit status (after ``wait()``).
-    var status: Int32 { process.terminationStatus }
-
-    /// What the process wrote to standard error.
-    var errorOutput: String {
-        (try? String(contentsOf: errorFile, encoding: .utf8)) ?? ""
+extension HarvestProcess {
+    fileprivate static func once(store: String, server: URL, quiet: Bool) throws -> HarvestProcess {
+        try HarvestProcess(
+            [
+                "once", "--api", "v2", "--api-base", server.absoluteString, "--store", store, "--show", "0",
+                "--log-level", quiet ? "error" : "warning",
+            ], environment: ["TWITTER_BEARER_TOKEN": "kill-test-bearer"])
     }
 }
