@@ -157,11 +157,8 @@ public final class PostgresRateLimitLedger: RateLimitLedger, Sendable {
     }
 
     private func execute(_ sql: String, _ binds: PostgresBindings) async throws -> [PostgresRow] {
-        do {
-            return try await client.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger).collect()
-        } catch {
-            throw PostgresTableStore.storageError(error, table: "_th_rate_limits")
-        }
+        try await PostgresTableStore.rows(
+            PostgresQuery(unsafeSQL: sql, binds: binds), client: client, table: "_th_rate_limits", logger: logger)
     }
 
     /// Creates the schema and `_th_rate_limits` when missing (once), under the lock the store takes for its schema.

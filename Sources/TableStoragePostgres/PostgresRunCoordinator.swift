@@ -198,11 +198,8 @@ public struct PostgresRunCoordinator: RunCoordinator {
     }
 
     private func query(_ sql: String, _ binds: PostgresBindings) async throws -> [PostgresRow] {
-        do {
-            return try await client.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger).collect()
-        } catch {
-            throw PostgresTableStore.storageError(error, table: nil)
-        }
+        try await PostgresTableStore.rows(
+            PostgresQuery(unsafeSQL: sql, binds: binds), client: client, table: nil, logger: logger)
     }
 
     /// This host's name, the process id and four random hexadecimal digits, such as `worker-3/41277/9c1e`.

@@ -235,18 +235,18 @@ extension PostgresSQL {
         }
         do {
             try await client.withConnection { connection in
-                try await connection.query("BEGIN", logger: logger)
+                _ = try await PostgresTableStore.rows("BEGIN", on: connection, logger: logger)
                 do {
                     var binds = PostgresBindings()
                     binds.append("tweetharvester:" + schema)
-                    _ = try await connection.query(
+                    _ = try await PostgresTableStore.rows(
                         PostgresQuery(unsafeSQL: "SELECT pg_advisory_xact_lock(hashtext($1::text))", binds: binds),
-                        logger: logger
-                    ).collect()
+                        on: connection, logger: logger)
                     for statement in ["CREATE SCHEMA IF NOT EXISTS \(quote(schema))"] + statements {
-                        _ = try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger).collect()
+                        _ = try await PostgresTableStore.rows(
+                            PostgresQuery(unsafeSQL: statement), on: connection, logger: logger)
                     }
-                    try await connection.query("COMMIT", logger: logger)
+                    _ = try await PostgresTableStore.rows("COMMIT", on: connection, logger: logger)
                 } catch {
                     await PostgresTableStore.endFailedTransaction(connection, after: error, logger: logger)
                     throw error

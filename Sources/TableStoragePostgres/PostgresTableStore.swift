@@ -212,15 +212,38 @@ public final class PostgresTableStore: TableStore, Sendable {
     ) async throws -> [PostgresRow] {
         let query = PostgresQuery(unsafeSQL: sql, binds: binds)
         do {
-            return try await client.query(query, logger: logger).collect()
-        } catch {
-            let failure = Self.storageError(error, table: table)
-            guard retry, failure.code == .connectionLost else { throw failure }
-            do {
-                return try await client.query(query, logger: logger).collect()
-            } catch {
-                throw Self.storageError(error, table: table)
+            return try await Self.rows(query, client: client, table: table, logger: logger)
+        } catch let failure as StorageError where retry && failure.code == .connectionLost {
+            return try await Self.rows(query, client: client, table: table, logger: logger)
+        }
+    }
+
+    /// Sends `query` on `connection` and collects its rows; a connection already closed is refused at once with
+    /// `StorageError.Code.connectionLost`.
+    ///
+    /// postgres-nio never answers a query written to a connection whose channel has closed (the write is dropped,
+    /// and the query's promise with it): sent, it would hang its caller for good. Every statement of this module
+    /// goes through here.
+    package static func rows(
+        _ query: PostgresQuery, on connection: PostgresConnection, logger: Logger
+    ) async throws -> [PostgresRow] {
+        guard !connection.isClosed else {
+            throw StorageError(.connectionLost, message: "the connection to the server was closed")
+        }
+        return try await connection.query(query, logger: logger).collect()
+    }
+
+    /// Runs `query` on a pooled connection (through `rows(_:on:logger:)`); a failure is a `StorageError` naming
+    /// `table`.
+    package static func rows(
+        _ query: PostgresQuery, client: PostgresClient, table: String?, logger: Logger
+    ) async throws -> [PostgresRow] {
+        do {
+            return try await client.withConnection { connection in
+                try await rows(query, on: connection, logger: logger)
             }
+        } catch {
+            throw storageError(error, table: table)
         }
     }
 
@@ -246,10 +269,10 @@ public final class PostgresTableStore: TableStore, Sendable {
         let logger = self.logger
         do {
             return try await client.withConnection { connection in
-                try await connection.query("BEGIN", logger: logger)
+                _ = try await Self.rows("BEGIN", on: connection, logger: logger)
                 do {
                     let result = try await body(connection, logger)
-                    try await connection.query("COMMIT", logger: logger)
+                    _ = try await Self.rows("COMMIT", on: connection, logger: logger)
                     return result
                 } catch {
                     await Self.endFailedTransaction(connection, after: error, logger: logger)
@@ -265,7 +288,7 @@ public final class PostgresTableStore: TableStore, Sendable {
         _ connection: PostgresConnection, _ sql: String, _ binds: PostgresBindings = PostgresBindings(),
         logger: Logger
     ) async throws -> [PostgresRow] {
-        try await connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger).collect()
+        try await rows(PostgresQuery(unsafeSQL: sql, binds: binds), on: connection, logger: logger)
     }
 
     /// The fleet's lease table in this store's schema, where a write's fence is checked.

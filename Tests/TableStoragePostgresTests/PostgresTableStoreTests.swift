@@ -1,4 +1,5 @@
 import Foundation
+import HarvestLocking
 import HarvestTesting
 import Logging
 import PostgresNIO
@@ -235,6 +236,55 @@ struct PostgresTableStoreTests {
             #expect(summary.inserted.count == batch.count)
             #expect(try await store.count(Query("Updates")) == 1 + batch.count)
             try await PostgresTestServer.dropSchemas([schema], client: client)
+        }
+    }
+
+    @Test("a statement on a connection that has closed fails at once with connectionLost instead of waiting for good")
+    func closedConnectionRefused() async throws {
+        try await PostgresTestServer.withClient { client in
+            let logger = Logger(label: "test")
+            let answer = try await client.withConnection { connection in
+                _ = try await PostgresTableStore.rows("SELECT 1", on: connection, logger: logger)
+                try await connection.close()
+                // postgres-nio leaves a query written to a closed channel unanswered; the statement is raced against
+                // 10 s in a task of its own, so that without the guard this test fails instead of hanging.
+                return await Self.answer(within: .seconds(10)) {
+                    do {
+                        _ = try await PostgresTableStore.rows("ROLLBACK", on: connection, logger: logger)
+                        return "answered"
+                    } catch let error as StorageError {
+                        return "\(error.code)"
+                    } catch {
+                        return "\(error)"
+                    }
+                }
+            }
+            #expect(answer == "connectionLost")
+            // The pool noticed: the next statement gets a new connection.
+            let rows = try await PostgresTableStore.rows("SELECT 1", client: client, table: nil, logger: logger)
+            #expect(rows.count == 1)
+        }
+    }
+
+    /// What `work` returns, or `nil` when it has not returned within `limit` (it is then left suspended).
+    static func answer(
+        within limit: Duration, _ work: @escaping @Sendable () async -> String
+    ) async -> String? {
+        let resumed = Locked(false)
+        return await withCheckedContinuation { (continuation: CheckedContinuation<String?, Never>) in
+            let once: @Sendable (String?) -> Void = { value in
+                if resumed.withLock({ done in
+                    defer { done = true }
+                    return !done
+                }) {
+                    continuation.resume(returning: value)
+                }
+            }
+            Task { once(await work()) }
+            Task {
+                try? await Task.sleep(for: limit)
+                once(nil)
+            }
         }
     }
 
