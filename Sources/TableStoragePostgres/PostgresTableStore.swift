@@ -21,9 +21,10 @@ import TableStorage
 ///   null-safe (`IS NOT DISTINCT FROM`), and every other comparison is false for a row without the column.
 /// - Several processes may share a store: column additions are serialised by a row lock on the table's
 ///   definition, and a process that meets a column another process added reloads the definition.
-/// - A write made while `WriteFence.current` is set (a run granted by ``PostgresRunCoordinator``) first checks, in
-///   its own transaction, that the fence is still its job's newest, and fails with `StorageError.Code.fenced`
-///   otherwise, storing nothing.
+/// - A write made while `WriteFence.current` is set (a run granted by ``PostgresRunCoordinator``) checks, in its own
+///   transaction, that the fence is still its job's newest, and fails with `StorageError.Code.fenced` otherwise,
+///   storing nothing. A batch whose columns the table already has is one statement even then: the fence's check
+///   is part of the `INSERT`'s own statement, so a fenced batch costs the one round trip an unfenced batch does.
 ///
 /// The store does not run its client: run the `PostgresClient` in a task of yours for as long as the store is
 /// used (the pattern postgres-nio documents, or a swift-service-lifecycle `ServiceGroup`), or let
@@ -306,11 +307,13 @@ public final class PostgresTableStore: TableStore, Sendable {
         binds.append(fence.token)
         let rows = try await Self.rows(
             connection, "SELECT 1 FROM \(leases) WHERE job = $1 AND fence = $2 FOR SHARE", binds, logger: logger)
-        if rows.isEmpty {
-            throw StorageError(
-                .fenced, table: table,
-                message: "the write's fence \(fence) is stale: another process has been granted the job since")
-        }
+        if rows.isEmpty { throw staleFence(fence, table: table) }
+    }
+
+    private static func staleFence(_ fence: WriteFence, table: String) -> StorageError {
+        StorageError(
+            .fenced, table: table,
+            message: "the write's fence \(fence) is stale: another process has been granted the job since")
     }
 
     // MARK: Definitions
@@ -561,14 +564,19 @@ public final class PostgresTableStore: TableStore, Sendable {
         let fence = WriteFence.current
         let leases = self.leases
         let returned: [PostgresRow]
+        var firstKeyColumn = 0
         let schema: TableState
         do {
-            if admitted.types == cached.types, fence != nil {
-                returned = try await transaction(table: table) { connection, logger in
-                    try await Self.check(fence, leases: leases, table: table, connection, logger: logger)
-                    let (sql, binds) = Self.insertStatement(rows, into: admitted, table: sqlTable, policy: onConflict)
-                    return try await Self.rows(connection, sql, binds, logger: logger)
+            if admitted.types == cached.types, let fence {
+                // One statement, so one round trip: the fence's share lock and the insert commit together.
+                let (sql, binds) = Self.insertStatement(
+                    rows, into: admitted, table: sqlTable, policy: onConflict, fence: (fence, leases))
+                let answer = try await execute(sql, binds, table: table)
+                guard let first = answer.first, try first.makeRandomAccess()[0].decode(Bool.self) else {
+                    throw Self.staleFence(fence, table: table)
                 }
+                returned = answer
+                firstKeyColumn = 1
                 schema = admitted
             } else if admitted.types == cached.types {
                 let (sql, binds) = Self.insertStatement(rows, into: admitted, table: sqlTable, policy: onConflict)
@@ -594,12 +602,18 @@ public final class PostgresTableStore: TableStore, Sendable {
             throw try await duplicateError(rows, table: table, schema: admitted, original: error)
         }
         remember(schema)
-        return try Self.summary(rows, returned, key: key, schema: schema, policy: onConflict)
+        return try Self.summary(
+            rows, returned, key: key, schema: schema, policy: onConflict, firstKeyColumn: firstKeyColumn)
     }
 
     /// The statement that inserts a batch: one bound array per column, unnested in the batch's order.
+    ///
+    /// With a `fence`, the statement also takes the share lock on the fence's lease (as ``check(_:leases:table:_:logger:)``
+    /// does) and inserts nothing unless the fence is still its job's newest; its first column then says whether it
+    /// was, and it returns at least one row: the keys the insert returned (if any) follow in the next columns.
     private static func insertStatement(
-        _ rows: [TableStorage.TableRow], into schema: TableState, table: String, policy: ConflictPolicy
+        _ rows: [TableStorage.TableRow], into schema: TableState, table: String, policy: ConflictPolicy,
+        fence: (WriteFence, leases: String)? = nil
     ) -> (String, PostgresBindings) {
         var sql = PostgresSQL(schema: schema)
         let key = schema.definition.uniqueKey
@@ -616,7 +630,9 @@ public final class PostgresTableStore: TableStore, Sendable {
         let names = columns.sorted()
         guard !names.isEmpty else {
             let count = sql.bind(.int(Int64(batch.count)))
-            return ("INSERT INTO \(table) SELECT FROM generate_series(1, \(count))", sql.binds)
+            let insert = "INSERT INTO \(table) SELECT FROM generate_series(1, \(count))"
+            guard let fence else { return (insert, sql.binds) }
+            return fenced(insert + Self.fenceCondition + " RETURNING NULL", fence: fence, sql: &sql)
         }
         let arrays = names.map { name in
             sql.bindArray(batch.map { $0[name] }, as: schema.types[name] ?? .string)
@@ -625,7 +641,9 @@ public final class PostgresTableStore: TableStore, Sendable {
         var text = "INSERT INTO \(table) (\(quoted.joined(separator: ", "))) SELECT "
         text += quoted.map { "u." + $0 }.joined(separator: ", ")
         text += " FROM unnest(\(arrays.joined(separator: ", "))) WITH ORDINALITY AS u("
-        text += quoted.joined(separator: ", ") + ", \"_th_ord\") ORDER BY \"_th_ord\""
+        text += quoted.joined(separator: ", ") + ", \"_th_ord\")"
+        if fence != nil { text += Self.fenceCondition }
+        text += " ORDER BY \"_th_ord\""
         if let key {
             let quotedKey = PostgresSQL.quote(key)
             switch policy {
@@ -641,13 +659,34 @@ public final class PostgresTableStore: TableStore, Sendable {
                 break
             }
         }
+        guard let fence else { return (text, sql.binds) }
+        if key == nil || policy == .fail { text += " RETURNING NULL" }
+        return fenced(text, fence: fence, sql: &sql)
+    }
+
+    /// The condition a fenced insert's `SELECT` carries: it inserts nothing unless the fence's lease row was found.
+    private static let fenceCondition = " WHERE EXISTS (SELECT FROM \"_th_fence\")"
+
+    /// `insert` (an `INSERT` with a `RETURNING` clause whose `SELECT` carries ``fenceCondition``) preceded by the
+    /// fence's share lock, and answering whether the fence held: see ``insertStatement(_:into:table:policy:fence:)``.
+    private static func fenced(
+        _ insert: String, fence: (WriteFence, leases: String), sql: inout PostgresSQL
+    ) -> (String, PostgresBindings) {
+        let job = sql.bind(.string(fence.0.job))
+        let token = sql.bind(.int(fence.0.token))
+        let text =
+            "WITH \"_th_fence\" AS MATERIALIZED (SELECT FROM \(fence.leases) WHERE job = \(job) AND fence = \(token) "
+            + "FOR SHARE), \"_th_written\" AS (\(insert)) "
+            + "SELECT EXISTS (SELECT FROM \"_th_fence\"), \"_th_written\".* FROM (SELECT) AS \"_th_one\" "
+            + "LEFT JOIN \"_th_written\" ON true"
         return (text, sql.binds)
     }
 
-    /// Which rows were new, from the keys the statement returned.
+    /// Which rows were new, from the keys the statement returned (from column `firstKeyColumn` on; a `NULL` key is
+    /// no row).
     private static func summary(
         _ rows: [TableStorage.TableRow], _ returned: [PostgresRow], key: String?, schema: TableState,
-        policy: ConflictPolicy
+        policy: ConflictPolicy, firstKeyColumn: Int
     ) throws -> InsertSummary {
         guard let key, policy != .fail, let keyType = schema.types[key] else {
             return InsertSummary(inserted: Array(rows.indices))
@@ -656,8 +695,8 @@ public final class PostgresTableStore: TableStore, Sendable {
         do {
             for row in returned {
                 let cells = row.makeRandomAccess()
-                guard let value = try PostgresSQL.value(cells[0], as: keyType) else { continue }
-                new[value] = policy == .replace ? try cells[1].decode(Bool.self) : true
+                guard let value = try PostgresSQL.value(cells[firstKeyColumn], as: keyType) else { continue }
+                new[value] = policy == .replace ? try cells[firstKeyColumn + 1].decode(Bool.self) : true
             }
         } catch {
             throw StorageError(.io, table: schema.definition.name, message: "the inserted keys do not decode")

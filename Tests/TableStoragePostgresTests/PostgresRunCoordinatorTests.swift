@@ -204,6 +204,56 @@ struct PostgresRunCoordinatorTests {
         }
     }
 
+    @Test("a fenced insert (one statement) reports new and repeated rows as an unfenced one does, under every policy")
+    func fencedInsertReportsLikeUnfenced() async throws {
+        try await Self.withSchema { client, schema in
+            let store = PostgresTestServer.store(client, schema: schema)
+            try await store.createTable(TableSchema(name: "Fenced", uniqueKey: "twitterId"))
+            try await store.createTable(TableSchema(name: "Plain", uniqueKey: "twitterId"))
+            try await store.createTable(TableSchema(name: "FencedLog"))
+            try await store.createTable(TableSchema(name: "PlainLog"))
+            let a = Self.coordinator(client, schema: schema, holder: "a")
+            let claim = try #require(Self.granted(try await a.claim(Self.at(1))))
+            let fence = WriteFence(job: claim.occurrence.job, token: try #require(claim.fence))
+            let batches: [([TableRow], ConflictPolicy)] = [
+                ([["twitterId": 1, "text": "a"], ["twitterId": 2, "text": "b"]], .ignore),
+                ([["twitterId": 2, "text": "b again"], ["twitterId": 3, "text": "c"], ["twitterId": 3]], .ignore),
+                (
+                    [["twitterId": 3, "text": "c2"], ["twitterId": 4, "text": "d"], ["twitterId": 4, "text": "d2"]],
+                    .replace
+                ),
+                ([["twitterId": 2, "text": "repeated"]], .ignore),
+                ([["twitterId": 9, "text": "new"]], .fail),
+            ]
+            for (rows, policy) in batches {
+                let plain = try await store.insert(rows, into: "Plain", onConflict: policy)
+                let fenced = try await WriteFence.$current.withValue(fence) {
+                    try await store.insert(rows, into: "Fenced", onConflict: policy)
+                }
+                #expect(fenced == plain, "\(rows) under \(policy)")
+            }
+            // A table without a key, and rows without a column.
+            for rows: [TableRow] in [[["text": "no key"], [:]], [[:]]] {
+                let log = try await WriteFence.$current.withValue(fence) {
+                    try await store.insert(rows, into: "FencedLog")
+                }
+                #expect(log == (try await store.insert(rows, into: "PlainLog")))
+                #expect(log.inserted == Array(rows.indices))
+            }
+            await WriteFence.$current.withValue(fence) {
+                await #expect {
+                    _ = try await store.insert([["twitterId": 9, "text": "again"]], into: "Fenced", onConflict: .fail)
+                } throws: { ($0 as? StorageError)?.code == .duplicateKey }
+            }
+            let order = Query("Fenced", order: [.ascending("twitterId")])
+            let fencedRows = try await store.read(order)
+            let plainRows = try await store.read(Query("Plain", order: [.ascending("twitterId")]))
+            #expect(fencedRows.map { $0["text"] } == plainRows.map { $0["text"] })
+            #expect(fencedRows.count == 5)
+            #expect(try await store.count(Query("FencedLog")) == 3)
+        }
+    }
+
     @Test("three holders racing for the same twenty occurrences: each is granted exactly once")
     func racingHolders() async throws {
         try await Self.withSchema { client, schema in
