@@ -13,12 +13,7 @@ struct DemoRequestsOnPostgres: DemoRequestCounter {
     let schema: String
     let logger: Logger
 
-    private var table: String { Self.quote(schema) + ".\"_th_demo_requests\"" }
-
-    /// `name` as a quoted SQL identifier.
-    private static func quote(_ name: String) -> String {
-        "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\""
-    }
+    private var table: String { PostgresTableStore.quotedIdentifier(schema) + ".\"_th_demo_requests\"" }
 
     /// Creates the table when missing.
     func prepare(in store: PostgresTableStore) async throws {
@@ -32,15 +27,15 @@ struct DemoRequestsOnPostgres: DemoRequestCounter {
         binds.append(window)
         // One statement: the count is atomic across processes. Windows older than the previous one are dropped on
         // the way, so the table holds two rows at most.
-        let rows = try await client.query(
+        // Through the store's statement runner: a pooled connection found closed fails at once, never hangs.
+        let rows = try await PostgresTableStore.rows(
             PostgresQuery(
                 unsafeSQL: """
                     WITH old AS (DELETE FROM \(table) WHERE "window" < $1 - 1)
                     INSERT INTO \(table) AS t ("window", used) VALUES ($1, 1)
                     ON CONFLICT ("window") DO UPDATE SET used = t.used + 1 RETURNING used
                     """, binds: binds),
-            logger: logger
-        ).collect()
+            client: client, table: "_th_demo_requests", logger: logger)
         guard let used = try rows.first?.decode(Int64.self) else { return 1 }
         return Int(used)
     }

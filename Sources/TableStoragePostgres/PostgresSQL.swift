@@ -259,11 +259,15 @@ extension PostgresSQL {
 }
 
 extension PostgresTableStore {
+    /// `name` as a quoted SQL identifier (in double quotes, each double quote in it doubled), for the statements of
+    /// ``createUnderSchemaLock(_:)`` and queries of your own: `"\(quotedIdentifier(schema)).\(quotedIdentifier(table))"`.
+    public static func quotedIdentifier(_ name: String) -> String { PostgresSQL.quote(name) }
+
     /// Runs `statements`, such as `CREATE TABLE IF NOT EXISTS` of tables of your own beside the store's, in one
     /// transaction in which the store's schema exists, under the advisory lock every part of this module takes for
     /// that schema; two processes that create the same table at once would otherwise collide in the system catalogs.
     ///
-    /// Name the tables with the schema (``Configuration/schema``, quoted); nothing in `statements` is bound, so never
+    /// Name the tables with the schema (``Configuration/schema``, quoted with ``quotedIdentifier(_:)``); nothing in `statements` is bound, so never
     /// splice values into them.
     ///
     /// - Parameter statements: The statements, run in order.

@@ -139,6 +139,17 @@ struct PostgresTableStoreTests {
             }
             #expect(nul?.code == .invalidValue)
             #expect(try await store.count(Query(table)) == 1)
+            // A table of the user's own beside the store's, named through quotedIdentifier: created, never run.
+            let ownName = "own \"table\"; DROP TABLE _th_tables; --"
+            let own = PostgresTableStore.quotedIdentifier(schema) + "." + PostgresTableStore.quotedIdentifier(ownName)
+            #expect(PostgresTableStore.quotedIdentifier("a\"b") == "\"a\"\"b\"")
+            try await store.createUnderSchemaLock(["CREATE TABLE IF NOT EXISTS \(own) (n bigint)"])
+            try await store.createUnderSchemaLock(["CREATE TABLE IF NOT EXISTS \(own) (n bigint)"])
+            let found = try await client.query(
+                "SELECT count(*) FROM pg_tables WHERE schemaname = \(schema) AND tablename = \(ownName)"
+            ).collect()
+            #expect(try found.first?.decode(Int64.self) == 1)
+            #expect(try await store.tableNames() == [table])
             try await PostgresTestServer.dropSchemas([schema], client: client)
         }
     }
